@@ -8,7 +8,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'actions/*/src/**/*.test.ts', 'actions/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'scripts/**/*.test.ts', 'test/*.test.ts'],
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'actions/*/src/**/*.test.ts',
+            'actions/*/test/**/*.test.ts',
+            'packages/*/test/**/*.test.ts',
+            'scripts/**/*.test.ts',
+            'test/*.test.ts',
+          ],
           exclude: ['**/*.stack.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
         },

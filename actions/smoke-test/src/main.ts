@@ -1,3 +1,4 @@
-import { hello } from '@shipline/kit';
-import { x } from './other.ts';
-console.log(hello('x'), x);
+import { runOnGitHub } from '@shipline/kit';
+import { smokeTest } from './action.ts';
+
+await runOnGitHub(smokeTest);

@@ -1,0 +1,39 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ActionDefinition, Summary } from '@shipline/kit';
+import { request } from './http.ts';
+import { type Inputs, schema, validate } from './inputs.ts';
+import { run, type SmokeResult } from './run.ts';
+
+export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
+  name: 'smoke-test',
+  schema,
+  validate,
+  run: (inputs: Inputs, ctx) => run(inputs, { request, now: () => performance.now(), sleep: (ms) => sleep(ms), log: ctx.log, mask: ctx.mask }),
+  outputs: (r) => ({
+    passed: String(r.passed),
+    results: JSON.stringify(r.results),
+    'p50-ms': r.p50Ms === undefined ? '' : String(r.p50Ms),
+    'p95-ms': r.p95Ms === undefined ? '' : String(r.p95Ms),
+  }),
+  summary: (r) => {
+    const s = new Summary().heading(`Smoke test ${r.passed ? 'passed ✅' : 'failed ❌'}`);
+    s.table(
+      ['Target', 'Result', 'Status', 'Latency', 'Attempts', 'Reason'],
+      r.results.map((t) => [
+        t.target,
+        t.passed ? 'pass' : 'FAIL',
+        t.status === null ? '—' : String(t.status),
+        t.latencyMs === null ? '—' : `${Math.round(t.latencyMs)} ms`,
+        String(t.attempts),
+        t.reason ?? '',
+      ]),
+    );
+    const p = r.p50Ms === undefined ? 'no successful checks' : `p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms over successful checks`;
+    return s.paragraph(`${p}; took ${(r.durationMs / 1000).toFixed(1)} s.`);
+  },
+  failure: (r) => {
+    if (r.passed) return undefined;
+    const bad = r.results.filter((t) => !t.passed);
+    return `smoke test failed for ${bad.length} of ${r.results.length} target(s): ${bad.map((t) => `${t.target}: ${t.reason}`).join(' | ')}`;
+  },
+};

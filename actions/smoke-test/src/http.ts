@@ -1,0 +1,152 @@
+import http from 'node:http';
+import https from 'node:https';
+
+export interface HttpRequest {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  timeoutMs: number;
+  ca: Buffer | undefined;
+  insecure: boolean;
+  /** 0 means redirects are returned as they are. */
+  maxRedirects: number;
+  /** Bytes of body kept for matching; the rest is read and counted, not kept. */
+  maxBodyBytes: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  bodyBytes: number;
+  truncated: boolean;
+  latencyMs: number;
+  finalUrl: URL;
+  redirects: number;
+}
+
+/** A request that got no HTTP answer; `reason` is for people. */
+export class RequestFailed extends Error {
+  readonly code: string | undefined;
+  constructor(reason: string, code?: string) {
+    super(reason);
+    this.name = 'RequestFailed';
+    this.code = code;
+  }
+}
+
+export type Requester = (req: HttpRequest) => Promise<HttpResponse>;
+
+const SENSITIVE_ON_REDIRECT = ['authorization', 'cookie', 'proxy-authorization'];
+
+/** One check: the request and any redirects within one timeout, timed to the last body byte. */
+export const request: Requester = async (req) => {
+  const started = performance.now();
+  const deadline = started + req.timeoutMs;
+  let url = req.url;
+  let method = req.method;
+  let body = req.body;
+  let headers = { ...req.headers };
+  for (let hop = 0; ; hop++) {
+    const res = await once({ ...req, url, method, body, headers }, deadline - performance.now());
+    const location = res.headers.location;
+    if (res.status >= 300 && res.status < 400 && location && hop < req.maxRedirects) {
+      const next = new URL(location, url);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new RequestFailed(`redirected to unsupported scheme ${next.protocol}`);
+      }
+      // A redirect to another origin must not carry credentials meant for the first one.
+      if (next.origin !== url.origin) {
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !SENSITIVE_ON_REDIRECT.includes(k.toLowerCase())));
+      }
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = method === 'HEAD' ? 'HEAD' : 'GET';
+        body = undefined;
+      }
+      url = next;
+      continue;
+    }
+    if (res.status >= 300 && res.status < 400 && location && req.maxRedirects > 0 && hop >= req.maxRedirects) {
+      throw new RequestFailed(`more than ${req.maxRedirects} redirects (last to ${new URL(location, url).href})`);
+    }
+    return { ...res, latencyMs: performance.now() - started, finalUrl: url, redirects: hop };
+  }
+};
+
+type Once = Omit<HttpResponse, 'latencyMs' | 'finalUrl' | 'redirects'>;
+
+function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
+  return new Promise((resolve, reject) => {
+    if (timeoutMs <= 0) {
+      reject(new RequestFailed(`timed out after ${req.timeoutMs} ms`, 'ETIMEDOUT'));
+      return;
+    }
+    const isHttps = req.url.protocol === 'https:';
+    const headers: Record<string, string> = { 'user-agent': 'shipline-smoke-test', ...req.headers };
+    if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+    const options: https.RequestOptions = {
+      method: req.method,
+      headers,
+      agent: false,
+      ...(isHttps ? { ca: req.ca, rejectUnauthorized: !req.insecure } : {}),
+    };
+    const r = (isHttps ? https : http).request(req.url, options, (res) => {
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      let total = 0;
+      res.on('data', (c: Buffer) => {
+        total += c.length;
+        if (kept < req.maxBodyBytes) {
+          const part = c.subarray(0, req.maxBodyBytes - kept);
+          chunks.push(part);
+          kept += part.length;
+        }
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          bodyBytes: total,
+          truncated: total > kept,
+        });
+      });
+      res.on('error', (e) => fail(e));
+    });
+    const timer = setTimeout(() => {
+      r.destroy(new RequestFailed(`timed out after ${req.timeoutMs} ms`, 'ETIMEDOUT'));
+    }, timeoutMs);
+    const fail = (e: unknown) => {
+      clearTimeout(timer);
+      reject(e instanceof RequestFailed ? e : describe(e));
+    };
+    r.on('error', fail);
+    r.end(req.body);
+  });
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed while sending',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: self-signed certificate (set ca-file to its CA)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS: self-signed certificate in chain (set ca-file to its CA)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: certificate not signed by a trusted CA (set ca-file)',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS: issuer of the certificate is unknown (set ca-file)',
+  CERT_HAS_EXPIRED: 'TLS: certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: certificate does not name this host',
+};
+
+function describe(e: unknown): RequestFailed {
+  const err = e as NodeJS.ErrnoException;
+  const code = err?.code;
+  if (code && REASONS[code]) return new RequestFailed(`${REASONS[code]} (${code})`, code);
+  if (err?.message === 'socket hang up') return new RequestFailed('connection closed before a response (socket hang up)', code);
+  return new RequestFailed(code ? `${err.message} (${code})` : String(err?.message ?? e), code);
+}

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { type Log, UserError } from '@shipline/kit';
+import { type Expectations, evaluate, percentile } from './expect.ts';
+import { type HttpResponse, type Requester, RequestFailed } from './http.ts';
+import { type Inputs, redactUrl } from './inputs.ts';
+
+export interface TargetResult {
+  target: string;
+  passed: boolean;
+  /** Status of the last response, or null when none came. */
+  status: number | null;
+  /** Latency of the last response in ms, or null. */
+  latencyMs: number | null;
+  attempts: number;
+  /** Checks that passed, counting every one (not only the final streak). */
+  successes: number;
+  reason: string | null;
+  durationMs: number;
+}
+
+export interface SmokeResult {
+  passed: boolean;
+  results: TargetResult[];
+  p50Ms: number | undefined;
+  p95Ms: number | undefined;
+  durationMs: number;
+}
+
+export interface Deps {
+  request: Requester;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  log: Log;
+  mask(secret: string): void;
+}
+
+const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|password|api-?key/i;
+const MAX_BODY_BYTES = 1 << 20;
+
+export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
+  const started = deps.now();
+  const deadlineAt = started + inputs.deadline;
+  const headers: Record<string, string> = {};
+  for (const h of inputs.headers) {
+    if (SENSITIVE_HEADER.test(h.name)) deps.mask(h.value);
+    headers[h.name] = h.value;
+  }
+  for (const u of inputs.url) if (u.password) deps.mask(decodeURIComponent(u.password));
+  const ca = inputs['ca-file'] ? readCa(inputs['ca-file']) : undefined;
+  const ex: Expectations = {
+    status: inputs['expect-status'],
+    body: inputs['expect-body'],
+    json: inputs['expect-json'],
+    maxLatencyMs: inputs['max-latency'],
+  };
+  const latencies: number[] = [];
+
+  const check = async (url: URL): Promise<TargetResult> => {
+    const label = redactUrl(url);
+    const t0 = deps.now();
+    let attempts = 0;
+    let failures = 0;
+    let streak = 0;
+    let successes = 0;
+    let delay = inputs.interval;
+    let last: HttpResponse | undefined;
+    let reason = '';
+    const result = (passed: boolean, why: string | null): TargetResult => ({
+      target: label,
+      passed,
+      status: last?.status ?? null,
+      latencyMs: last ? Math.round(last.latencyMs * 10) / 10 : null,
+      attempts,
+      successes,
+      reason: why,
+      durationMs: Math.round(deps.now() - t0),
+    });
+    for (;;) {
+      const remaining = deadlineAt - deps.now();
+      if (remaining <= 0) {
+        const need = inputs['consecutive-successes'];
+        const streakNote = need > 1 && streak > 0 ? ` (${streak} of ${need} consecutive successes)` : '';
+        return result(false, `deadline ${inputs.deadline} ms passed after ${attempts} attempt(s)${streakNote}; last: ${reason || 'no attempt finished'}`);
+      }
+      attempts++;
+      const timeoutMs = Math.min(inputs.timeout, remaining);
+      let reasons: string[];
+      try {
+        last = await deps.request({
+          url,
+          method: inputs.method,
+          headers,
+          body: inputs.body,
+          timeoutMs,
+          ca,
+          insecure: inputs.insecure,
+          maxRedirects: inputs['follow-redirects'] ? inputs['max-redirects'] : 0,
+          maxBodyBytes: MAX_BODY_BYTES,
+        });
+        reasons = evaluate(last, ex);
+      } catch (e) {
+        if (!(e instanceof RequestFailed)) throw e;
+        reasons = [timeoutMs < inputs.timeout && e.code === 'ETIMEDOUT' ? `${e.message} (cut short by the deadline)` : e.message];
+      }
+      const took = last && reasons.length === 0 ? ` in ${Math.round(last.latencyMs)} ms` : '';
+      if (reasons.length === 0) {
+        streak++;
+        successes++;
+        latencies.push((last as HttpResponse).latencyMs);
+        deps.log.info(`${label}: ${last?.status}${took} (attempt ${attempts}, ${streak}/${inputs['consecutive-successes']})`);
+        if (streak >= inputs['consecutive-successes']) return result(true, null);
+        delay = inputs.interval;
+        await deps.sleep(Math.min(inputs.interval, Math.max(0, deadlineAt - deps.now())));
+        continue;
+      }
+      streak = 0;
+      failures++;
+      reason = reasons.join('; ');
+      deps.log.info(`${label}: ${reason} (attempt ${attempts})`);
+      if (inputs.retries !== undefined && failures > inputs.retries) {
+        return result(false, `${reason} (failed ${failures} time(s); retries: ${inputs.retries})`);
+      }
+      await deps.sleep(Math.min(delay, Math.max(0, deadlineAt - deps.now())));
+      delay = Math.min(delay * inputs.backoff, inputs['max-interval']);
+    }
+  };
+
+  const results = await deps.log.group(`Smoke test of ${inputs.url.length} target(s)`, () => pool(inputs.url, inputs.concurrency, check));
+  const r1 = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 10) / 10);
+  return {
+    passed: results.every((r) => r.passed),
+    results,
+    p50Ms: r1(percentile(latencies, 50)),
+    p95Ms: r1(percentile(latencies, 95)),
+    durationMs: Math.round(deps.now() - started),
+  };
+}
+
+function readCa(path: string): Buffer {
+  const pem = readFileSync(path);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new UserError(`${path} holds no PEM certificate`, { input: 'ca-file', hint: 'give a PEM file with -----BEGIN CERTIFICATE----- blocks' });
+  }
+  return pem;
+}
+
+/** Runs `fn` over items with at most `limit` at once; results keep the items' order. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

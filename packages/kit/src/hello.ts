@@ -1,1 +1,0 @@
-export function hello(name: string): string { return `hi ${name}`; }

@@ -1,0 +1,38 @@
+// Bundles every action (actions/<name>/src/main.ts) and the CLI with ncc into dist/<name>/.
+// One folder each: ncc empties the .js files of its output folder. `--out DIR` bundles elsewhere
+// (check-dist compares such a fresh bundle with the committed one).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+
+export function entries(): { name: string; entry: string }[] {
+  const list = readdirSync(join(root, 'actions'))
+    .filter((n) => existsSync(join(root, 'actions', n, 'src', 'main.ts')))
+    .sort()
+    .map((name) => ({ name, entry: join('actions', name, 'src', 'main.ts') }));
+  list.push({ name: 'cli', entry: join('packages', 'cli', 'src', 'main.ts') });
+  return list;
+}
+
+export function bundle(outRoot: string, only?: string[]): void {
+  for (const { name, entry } of entries()) {
+    if (only?.length && !only.includes(name)) continue;
+    const started = Date.now();
+    execFileSync(process.execPath, [ncc, 'build', entry, '-o', join(outRoot, name), '-m', '--license', 'licenses.txt', '-q'], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    process.stderr.write(`bundled ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--out');
+  const out = at >= 0 ? resolve(args[at + 1] ?? '') : join(root, 'dist');
+  const only = args.filter((a, i) => a !== '--out' && (at < 0 || i !== at + 1));
+  bundle(out, only);
+}
