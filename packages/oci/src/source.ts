@@ -1,0 +1,43 @@
+import type { Readable } from 'node:stream';
+
+/** Content-addressed bytes ready to upload. */
+export interface Blob {
+  digest: string;
+  size: number;
+  mediaType: string;
+  /**
+   * A fresh stream of the bytes, or of [start, end) when a range is given. Called once per
+   * destination and per retry, so it must be cheap to call again (file or memory).
+   */
+  open(range?: { start: number; end: number }): Readable;
+}
+
+/** A manifest or index exactly as it will be pushed. */
+export interface ManifestDoc {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export interface ImageManifests {
+  /** What tags point at: an image manifest or a multi-platform index. */
+  root: ManifestDoc;
+  /** Manifests an index refers to, pushed by digest before the root. */
+  children: ManifestDoc[];
+  /** The image config digest (docker's image ID) of a single-platform image. */
+  configDigest?: string;
+}
+
+/**
+ * Where an image comes from. Blobs are yielded as they become ready so uploads can start
+ * while later layers are still being compressed.
+ */
+export interface ImageSource {
+  /** For messages, e.g. `oci-layout:/tmp/out` or `docker:app:1`. */
+  readonly description: string;
+  blobs(): AsyncIterable<Blob>;
+  /** Resolves once every blob has been yielded. */
+  manifests(): Promise<ImageManifests>;
+  /** Release what the source holds (sockets, buffers). */
+  close?(): Promise<void>;
+}
