@@ -158,7 +158,7 @@ describe('push an OCI layout to the real registry', () => {
     const fx = await makeOciLayout(dir, [{ layers: [100_000] }]);
     const layer = path.join(dir, 'blobs/sha256', fx.layerDigests[0]![0]!.slice(7));
     const bytes = await readFile(layer);
-    bytes[bytes.length - 20] ^= 0xff;
+    bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
     await writeFile(layer, bytes);
     const repo = `${stack.registry}/${uniqueRepo('oci/corrupt')}`;
     const err = await pushImage({ source: await ociLayoutSource(dir), destinations: [`${repo}:1`], credentials: creds() }).catch((e: unknown) => e);
