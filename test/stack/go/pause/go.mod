@@ -1,0 +1,3 @@
+module shipline.local/stack/pause
+
+go 1.26.0

@@ -1,0 +1,78 @@
+// Installs what the stack runs: Debian packages (apt-get, as root) and the Go-built binaries
+// (build-go.sh, cached per pinned version outside the repo).
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, readlinkSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, GO_OUT, STACK_DIR, kbin, cbin, pauseOut } from './paths.ts';
+import { run } from './proc.ts';
+
+export const APT_PACKAGES = [
+  'docker.io', 'docker-registry', 'containernetworking-plugins', 'prometheus', 'skopeo', 'openssl',
+  'apache2-utils', 'iptables', 'conntrack', 'runc',
+];
+
+async function missingPackages(): Promise<string[]> {
+  const r = await run('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\n', ...APT_PACKAGES], { allowFail: true });
+  const installed = new Set(
+    r.stdout.split('\n').filter((l) => /\sii\s*$/.test(l)).map((l) => l.split(' ')[0]),
+  );
+  return APT_PACKAGES.filter((p) => !installed.has(p));
+}
+
+export async function ensurePackages(log: (m: string) => void): Promise<void> {
+  const missing = await missingPackages();
+  if (missing.length === 0) return;
+  log(`apt-get install ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update'], { env, inherit: true });
+  await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env, inherit: true });
+}
+
+const GO_TARGETS: Record<string, string> = {
+  k8s: GO_OUT.kubernetes,
+  containerd: GO_OUT.containerd,
+  etcd: GO_OUT.etcd,
+  buildkit: GO_OUT.buildkit,
+  buildx: GO_OUT.buildx,
+  act: GO_OUT.act,
+};
+
+export async function ensureGoBinaries(log: (m: string) => void): Promise<void> {
+  const missing = Object.entries(GO_TARGETS).filter(([, dir]) => !existsSync(join(dir, '.done'))).map(([t]) => t);
+  if (!existsSync(join(pauseOut(), '.done'))) missing.push('pause');
+  if (missing.length > 0) {
+    log(`building Go binaries (${missing.join(', ')}); cold Kubernetes builds take a while on 2 cores`);
+    await run('bash', [join(STACK_DIR, 'build-go.sh'), ...missing], { inherit: true });
+  }
+  // One PATH entry for everything a user or test calls.
+  mkdirSync(BIN, { recursive: true });
+  const links: Record<string, string> = {
+    kubectl: kbin('kubectl'),
+    etcd: join(GO_OUT.etcd, 'bin', 'etcd'),
+    act: join(GO_OUT.act, 'bin', 'act'),
+    ctr: cbin('ctr'),
+    buildctl: join(GO_OUT.buildkit, 'bin', 'buildctl'),
+  };
+  for (const [name, target] of Object.entries(links)) {
+    const link = join(BIN, name);
+    let current: string | undefined;
+    try {
+      if (lstatSync(link).isSymbolicLink()) current = readlinkSync(link);
+    } catch {
+      /* missing */
+    }
+    if (current === target) continue;
+    rmSync(link, { force: true });
+    symlinkSync(target, link);
+  }
+  // buildx as a docker CLI plugin, where every docker CLI looks regardless of DOCKER_CONFIG.
+  const pluginDir = '/usr/local/lib/docker/cli-plugins';
+  const plugin = join(pluginDir, 'docker-buildx');
+  const built = join(GO_OUT.buildx, 'bin', 'docker-buildx');
+  mkdirSync(pluginDir, { recursive: true });
+  const same = existsSync(plugin) && (await run('cmp', ['-s', plugin, built], { allowFail: true })).code === 0;
+  if (!same) {
+    copyFileSync(built, `${plugin}.tmp`);
+    await run('chmod', ['0755', `${plugin}.tmp`]);
+    await run('mv', ['-f', `${plugin}.tmp`, plugin]);
+  }
+}

@@ -1,0 +1,120 @@
+// up / down / status / env of the local stack, as functions (the CLI and the vitest global
+// setup both call these).
+import { mkdirSync } from 'node:fs';
+import { CFG, registryPassword, writeConfigs } from './config.ts';
+import { apiGet, components, ensureRunning, type Component } from './components.ts';
+import { ensureImages } from './images.ts';
+import { ensureGoBinaries, ensurePackages } from './install.ts';
+import {
+  BIN, CONFIG, DATA, DOCKER_SOCK, IMAGES, LOGS, NODE_NAME, PKI, PORTS, REGISTRY_A, REGISTRY_B, REGISTRY_USER, RUN, STATE, VERSIONS,
+} from './paths.ts';
+import { ensurePki, type Pki } from './pki.ts';
+import { alivePid, stopDaemon, tailLog, waitFor } from './proc.ts';
+
+export type Log = (m: string) => void;
+const defaultLog: Log = (m) => process.stderr.write(`[stack] ${m}\n`);
+
+function byName(list: Component[]): Record<string, Component> {
+  return Object.fromEntries(list.map((c) => [c.name, c]));
+}
+
+async function prepare(log: Log): Promise<Pki> {
+  for (const d of [STATE, LOGS, RUN, PKI, CONFIG, DATA, BIN]) mkdirSync(d, { recursive: true });
+  await ensurePackages(log);
+  await ensureGoBinaries(log);
+  const pki = await ensurePki();
+  await writeConfigs(pki);
+  return pki;
+}
+
+async function nodeReady(pki: Pki): Promise<boolean> {
+  const r = await apiGet(pki, `/api/v1/nodes/${NODE_NAME}`);
+  if (r.status !== 200) return false;
+  const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export interface UpResult {
+  seconds: number;
+}
+
+export async function up(log: Log = defaultLog): Promise<UpResult> {
+  const t0 = Date.now();
+  const pki = await prepare(log);
+  const c = byName(components(pki));
+  const start = (name: string) => {
+    const comp = c[name];
+    if (!comp) throw new Error(`unknown component ${name}`);
+    return ensureRunning(comp, log);
+  };
+  // Independent services first, in parallel; then the control plane in dependency order.
+  await Promise.all(['dockerd', 'registry-a', 'registry-b', 'prometheus', 'etcd', 'containerd'].map(start));
+  // Images before the kubelet: its first pod needs the pause image in registry A.
+  await Promise.all([ensureImages(log), start('kube-apiserver')]);
+  await Promise.all(['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'].map(start));
+  await waitFor(`node ${NODE_NAME} to be Ready`, () => nodeReady(pki), 120_000, 500).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- kubelet log ---\n${tailLog('kubelet', 40)}`);
+  });
+  // Pods can only be created once the default ServiceAccount exists.
+  await waitFor('the default ServiceAccount', async () => (await apiGet(pki, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 60_000, 500);
+  const seconds = (Date.now() - t0) / 1000;
+  log(`stack is up (${seconds.toFixed(1)} s)`);
+  return { seconds };
+}
+
+export async function down(log: Log = defaultLog): Promise<void> {
+  const pki = await ensurePki();
+  const list = components(pki).reverse();
+  for (const comp of list) {
+    if (alivePid(comp.name) !== undefined && comp.beforeStop) {
+      try {
+        await comp.beforeStop();
+      } catch (err) {
+        log(`${comp.name}: cleanup failed: ${(err as Error).message}`);
+      }
+    }
+    if (await stopDaemon(comp.name)) log(`stopped ${comp.name}`);
+  }
+}
+
+export interface ComponentStatus {
+  name: string;
+  version: string;
+  pid: number | undefined;
+  healthy: boolean;
+}
+
+export async function status(): Promise<ComponentStatus[]> {
+  const pki = await ensurePki();
+  const out: ComponentStatus[] = [];
+  for (const comp of components(pki)) {
+    const pid = alivePid(comp.name);
+    out.push({ name: comp.name, version: await comp.version(), pid, healthy: pid !== undefined && (await comp.healthy()) });
+  }
+  let ready = false;
+  try {
+    ready = await nodeReady(pki);
+  } catch {
+    /* apiserver down */
+  }
+  out.push({ name: `node/${NODE_NAME} Ready`, version: VERSIONS.kubernetes, pid: undefined, healthy: ready });
+  return out;
+}
+
+/** The variables tests and users need; the values `env` prints as export lines. */
+export function stackEnv(): Record<string, string> {
+  return {
+    KUBECONFIG: CFG.adminKubeconfig,
+    DOCKER_HOST: `unix://${DOCKER_SOCK}`,
+    SHIPLINE_REGISTRY: REGISTRY_A,
+    SHIPLINE_REGISTRY_TLS: REGISTRY_B,
+    SHIPLINE_REGISTRY_CA: `${PKI}/registry/ca.crt`,
+    SHIPLINE_REGISTRY_USER: REGISTRY_USER,
+    SHIPLINE_REGISTRY_PASSWORD: registryPassword(),
+    PROMETHEUS_URL: `http://127.0.0.1:${PORTS.prometheus}`,
+    SHIPLINE_NODE_IMAGE: IMAGES.node,
+  };
+}
+
+/** Directories to put in front of PATH: kubectl, act, etcd, ctr, buildctl. */
+export const PATH_ADDITIONS = [BIN];
