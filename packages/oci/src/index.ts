@@ -11,3 +11,8 @@ export * from './client.ts';
 export * from './source.ts';
 export * from './layout.ts';
 export * from './push.ts';
+export * from './compress.ts';
+export * from './docker-archive.ts';
+export * from './docker-engine.ts';
+export { readTar, writeTar, type TarEntry } from './tar.ts';
+export { createLimiter } from './limiter.ts';

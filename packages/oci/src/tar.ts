@@ -136,7 +136,7 @@ export async function* readTar(stream: Readable | AsyncIterable<Buffer>): AsyncG
 }
 
 /** A minimal ustar writer for small archives (fixtures and test images). */
-export function writeTar(files: Array<{ name: string; data: Buffer | string; mode?: number; type?: '0' | '5' }>): Buffer {
+export function writeTar(files: Array<{ name: string; data: Buffer | string; mode?: number; type?: '0' | '5' | '2'; linkname?: string }>): Buffer {
   const parts: Buffer[] = [];
   for (const f of files) {
     const data = typeof f.data === 'string' ? Buffer.from(f.data) : f.data;
@@ -150,6 +150,7 @@ export function writeTar(files: Array<{ name: string; data: Buffer | string; mod
     h.write('00000000000\0', 136);
     h.write('        ', 148);
     h.write(f.type ?? '0', 156);
+    if (f.linkname) h.write(f.linkname, 157, 100, 'utf8');
     h.write('ustar\0', 257);
     h.write('00', 263);
     let sum = 0;

@@ -1,0 +1,131 @@
+import { describe, it, expect } from 'vitest';
+import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync, zstdDecompressSync } from 'node:zlib';
+import { parseCompression, zstdAvailable } from './compress.ts';
+import { sha256Digest } from './digest.ts';
+import { dockerArchiveSource } from './docker-archive.ts';
+import { OciError } from './errors.ts';
+import type { Blob, ImageSource } from './source.ts';
+import { makeDockerSave } from './testing/docker-save-fixture.ts';
+import { readTar, writeTar } from './tar.ts';
+
+async function bytesOf(b: Blob): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of b.open()) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function drainSource(src: ImageSource): Promise<Map<string, Blob>> {
+  const out = new Map<string, Blob>();
+  for await (const b of src.blobs()) out.set(b.digest, b);
+  return out;
+}
+
+// Chunked into small pieces so tar headers and bodies straddle chunk boundaries.
+const chunked = (buf: Buffer, size = 7777) => () => Readable.from((function* () {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+})());
+
+describe('dockerArchiveSource', () => {
+  for (const shape of ['legacy', 'oci'] as const) {
+    it(`compresses a ${shape} docker-save archive, keeping config digest and diff_ids`, async () => {
+      const fx = makeDockerSave([200_000, 1000, 700_000, 70_000], shape, { text: true });
+      const src = dockerArchiveSource(chunked(fx.tar), { compression: { algorithm: 'gzip', level: 1 } });
+      const blobs = await drainSource(src);
+      const m = await src.manifests();
+      expect(m.configDigest).toBe(fx.configDigest);
+      const manifest = JSON.parse(m.root.bytes.toString('utf8'));
+      expect(m.root.digest).toBe(sha256Digest(m.root.bytes));
+      expect(manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+      expect(manifest.config.digest).toBe(fx.configDigest);
+      expect(manifest.layers).toHaveLength(4);
+      expect(blobs.size).toBe(5);
+      for (const [i, l] of manifest.layers.entries()) {
+        expect(l.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+        const blob = blobs.get(l.digest)!;
+        const z = await bytesOf(blob);
+        expect(z.length).toBe(l.size);
+        expect(sha256Digest(z)).toBe(l.digest);
+        expect(sha256Digest(gunzipSync(z))).toBe(fx.diffIds[i]);
+        // Text compresses: we really compressed.
+        expect(z.length).toBeLessThan(fx.layerTars[i]!.length);
+      }
+      expect(sha256Digest(await bytesOf(blobs.get(fx.configDigest)!))).toBe(fx.configDigest);
+    });
+  }
+
+  it('writes docker schema 2 when asked', async () => {
+    const fx = makeDockerSave([100_000], 'legacy');
+    const src = dockerArchiveSource(chunked(fx.tar), { manifestFormat: 'docker' });
+    await drainSource(src);
+    const manifest = JSON.parse((await src.manifests()).root.bytes.toString('utf8'));
+    expect(manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(manifest.config.mediaType).toBe('application/vnd.docker.container.image.v1+json');
+    expect(manifest.layers[0].mediaType).toBe('application/vnd.docker.image.rootfs.diff.tar.gzip');
+  });
+
+  it.runIf(zstdAvailable())('compresses with zstd on this Node', async () => {
+    const fx = makeDockerSave([300_000], 'oci', { text: true });
+    const src = dockerArchiveSource(chunked(fx.tar), { compression: parseCompression('zstd:3') });
+    const blobs = await drainSource(src);
+    const manifest = JSON.parse((await src.manifests()).root.bytes.toString('utf8'));
+    expect(manifest.layers[0].mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+    expect(sha256Digest(zstdDecompressSync(await bytesOf(blobs.get(manifest.layers[0].digest)!)))).toBe(fx.diffIds[0]);
+  });
+
+  it('passes through layers the store already holds compressed', async () => {
+    const fx = makeDockerSave([100_000], 'legacy');
+    // Swap the layer for its gzip form, as the containerd image store exports it.
+    const gz = gzipSync(fx.layerTars[0]!);
+    const entries: Array<{ name: string; data: Buffer; type?: '0' | '5' }> = [];
+    for await (const { entry, body } of readTar(Readable.from([fx.tar]))) {
+      const parts: Buffer[] = [];
+      for await (const c of body) parts.push(Buffer.from(c));
+      const data = entry.name.endsWith('layer.tar') ? gz : Buffer.concat(parts);
+      entries.push({ name: entry.name, data, ...(entry.type === '5' ? { type: '5' as const } : {}) });
+    }
+    const src = dockerArchiveSource(chunked(writeTar(entries)));
+    const blobs = await drainSource(src);
+    const manifest = JSON.parse((await src.manifests()).root.bytes.toString('utf8'));
+    expect(manifest.layers[0].digest).toBe(sha256Digest(gz));
+    expect(blobs.has(sha256Digest(gz))).toBe(true);
+  });
+
+  it('rejects a layer whose content does not match the config diff_id', async () => {
+    const fx = makeDockerSave([100_000, 100_000], 'legacy');
+    const tampered = Buffer.from(fx.tar);
+    // Flip a byte inside the first layer's payload (after its tar headers).
+    const at = tampered.indexOf(Buffer.from('app/file-0.bin')) + 2048;
+    tampered[at] = (tampered[at] ?? 0) ^ 0xff;
+    const src = dockerArchiveSource(chunked(tampered));
+    const err = await drainSource(src).then(() => src.manifests()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OciError);
+    expect((err as Error).message).toMatch(/layer 1 .* hashes to sha256:[0-9a-f]+ but the image config says/);
+  });
+
+  it('checks the expected image ID and names an incomplete archive', async () => {
+    const fx = makeDockerSave([10], 'legacy');
+    const src = dockerArchiveSource(chunked(fx.tar), { expectConfigDigest: `sha256:${'0'.repeat(64)}` });
+    await expect(drainSource(src)).rejects.toThrow(/not the expected/);
+    const cut = dockerArchiveSource(chunked(fx.tar.subarray(0, 3000)));
+    await expect(drainSource(cut)).rejects.toBeInstanceOf(OciError);
+  });
+});
+
+describe('parseCompression', () => {
+  it.each([
+    ['gzip', { algorithm: 'gzip' }],
+    ['gzip:1', { algorithm: 'gzip', level: 1 }],
+    ['gzip:9', { algorithm: 'gzip', level: 9 }],
+    ['zstd', { algorithm: 'zstd' }],
+    ['zstd:19', { algorithm: 'zstd', level: 19 }],
+  ])('%s', (input, expected) => {
+    expect(parseCompression(input)).toEqual(expected);
+  });
+  it.each(['gzip:0', 'gzip:10', 'zstd:20', 'brotli', 'gzip:x', ''])('rejects %j', (input) => {
+    expect(() => parseCompression(input)).toThrow(OciError);
+  });
+  it('node 24 has zstd', () => {
+    expect(zstdAvailable()).toBe(true);
+  });
+});

@@ -1,0 +1,104 @@
+import http from 'node:http';
+import type { Readable } from 'node:stream';
+import { dockerArchiveSource, type DockerArchiveOptions } from './docker-archive.ts';
+import { OciError } from './errors.ts';
+import type { ImageSource } from './source.ts';
+
+export type DockerEndpoint = { socketPath: string } | { host: string; port: number };
+
+/** Where the Docker Engine API listens: DOCKER_HOST (unix:// or tcp://) or the default socket. */
+export function dockerEndpoint(dockerHost: string | undefined = process.env.DOCKER_HOST): DockerEndpoint {
+  const value = dockerHost?.trim() || 'unix:///var/run/docker.sock';
+  if (value.startsWith('unix://')) {
+    const socketPath = value.slice('unix://'.length);
+    if (!socketPath.startsWith('/')) throw new OciError(`DOCKER_HOST ${value} does not name an absolute socket path`, 'use unix:///path/to/docker.sock');
+    return { socketPath };
+  }
+  if (value.startsWith('tcp://')) {
+    const u = new URL(value.replace(/^tcp:/, 'http:'));
+    return { host: u.hostname, port: Number(u.port || 2375) };
+  }
+  throw new OciError(`DOCKER_HOST ${value} is not supported`, 'use unix:///var/run/docker.sock or tcp://host:port (TLS-protected daemons are not supported)');
+}
+
+function describe(ep: DockerEndpoint): string {
+  return 'socketPath' in ep ? `unix://${ep.socketPath}` : `tcp://${ep.host}:${ep.port}`;
+}
+
+/** One request to the Engine API; the response stream is the caller's to consume. */
+export function dockerRequest(ep: DockerEndpoint, method: string, path: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ ...ep, method, path, headers: { host: 'docker' } }, resolve);
+    req.on('error', (err) => {
+      const code = (err as { code?: string }).code;
+      reject(new OciError(`cannot reach the docker engine at ${describe(ep)}: ${err.message}`,
+        code === 'ENOENT' || code === 'ECONNREFUSED' ? 'is dockerd running? set DOCKER_HOST to its socket' : code === 'EACCES' ? 'the user may not use the docker socket; add it to the docker group' : undefined, { cause: err }));
+    });
+    req.end();
+  });
+}
+
+async function readAll(res: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of res) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function engineError(res: http.IncomingMessage): Promise<string> {
+  const text = (await readAll(res)).toString('utf8');
+  try {
+    return (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    return text.trim();
+  }
+}
+
+export interface DockerImageInfo {
+  /** The image ID: digest of its config. */
+  id: string;
+  repoTags: string[];
+  size: number;
+}
+
+/** `GET /images/{name}/json`; a missing image is a user error naming the image. */
+export async function inspectDockerImage(ep: DockerEndpoint, image: string): Promise<DockerImageInfo> {
+  const res = await dockerRequest(ep, 'GET', `/images/${encodeURIComponent(image)}/json`);
+  if (res.statusCode === 404) {
+    await readAll(res);
+    throw new OciError(`image ${image} is not in the docker image store`, 'build or pull it first (docker images lists what is there), or push from an oci-layout');
+  }
+  if (res.statusCode !== 200) throw new OciError(`docker engine could not inspect ${image}: ${await engineError(res)}`);
+  const doc = JSON.parse((await readAll(res)).toString('utf8')) as { Id: string; RepoTags?: string[]; Size?: number };
+  return { id: doc.Id, repoTags: doc.RepoTags ?? [], size: doc.Size ?? 0 };
+}
+
+/** `GET /images/get?names=…`: the `docker save` tar as a stream. */
+export async function exportDockerImage(ep: DockerEndpoint, image: string): Promise<Readable> {
+  const res = await dockerRequest(ep, 'GET', `/images/get?names=${encodeURIComponent(image)}`);
+  if (res.statusCode !== 200) throw new OciError(`docker engine could not export ${image}: ${await engineError(res)}`);
+  return res;
+}
+
+export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'expectConfigDigest' | 'image' | 'description'> {
+  /** Name or ID in the docker image store. */
+  image: string;
+  /** DOCKER_HOST-style address; default the environment's DOCKER_HOST or /var/run/docker.sock. */
+  dockerHost?: string;
+}
+
+/**
+ * An image from the docker image store. The image is inspected first, so an unknown image
+ * fails before any registry is contacted; the export streams through compression and upload.
+ */
+export async function dockerImageSource(options: DockerImageSourceOptions): Promise<ImageSource & { imageId: string }> {
+  const ep = dockerEndpoint(options.dockerHost);
+  const info = await inspectDockerImage(ep, options.image);
+  const { image: _i, dockerHost: _d, ...archive } = options;
+  // Export by ID so a tag moved by a concurrent build can't change what we push.
+  const source = dockerArchiveSource(() => exportDockerImage(ep, info.id), {
+    ...archive,
+    expectConfigDigest: info.id,
+    description: `docker:${options.image}`,
+  });
+  return Object.assign(source, { imageId: info.id });
+}

@@ -1,0 +1,90 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createCredentialSource } from './docker-config.ts';
+import { dockerArchiveFileSource } from './docker-archive.ts';
+import { dockerEndpoint, dockerImageSource } from './docker-engine.ts';
+import { OciError } from './errors.ts';
+import { pushImage } from './push.ts';
+import { makeDockerSave } from './testing/docker-save-fixture.ts';
+import { skopeoConfig, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
+import { stack, uniqueRepo } from './testing/stack-env.ts';
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'oci-docker-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+const creds = () => createCredentialSource({ explicit: { [stack.tlsRegistry]: { username: stack.user, password: stack.password } }, dockerConfigPath: false });
+
+describe('push a docker-save archive (uncompressed layers) to the real registry', () => {
+  for (const shape of ['legacy', 'oci'] as const) {
+    it(`${shape} archive: skopeo sees the source config digest and uncompressed diff_ids`, async () => {
+      const fx = makeDockerSave([500_000, 30_000, 2_000_000], shape, { text: true });
+      const file = path.join(work, `${shape}.tar`);
+      await writeFile(file, fx.tar);
+      const a = `${stack.registry}/${uniqueRepo(`oci/archive-${shape}`)}`;
+      const b = `${stack.tlsRegistry}/${uniqueRepo(`oci/archive-${shape}`)}`;
+      const result = await pushImage({
+        source: dockerArchiveFileSource(file, { compression: { algorithm: 'gzip', level: 1 } }),
+        destinations: [`${a}:1`, `${b}:1`],
+        credentials: creds(),
+        caFile: stack.ca,
+      });
+      expect(result.configDigest).toBe(fx.configDigest);
+      // Each compressed layer went to both registries: compressed once, uploaded twice.
+      expect(result.uploadedBlobs).toBe(8);
+      for (const ref of [`${a}:1`, `${b}:1`]) {
+        expect((await skopeoRaw(ref)).digest).toBe(result.digest);
+        const config = await skopeoConfig(ref);
+        expect(config.digest).toBe(fx.configDigest);
+        expect(config.json.rootfs.diff_ids).toEqual(fx.diffIds);
+        expect((await skopeoInspect(ref)).Layers).toHaveLength(3);
+      }
+    });
+  }
+});
+
+function dockerLoad(tar: Buffer): Promise<void> {
+  const ep = dockerEndpoint(stack.dockerHost);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ ...ep, method: 'POST', path: '/images/load?quiet=1', headers: { 'content-type': 'application/x-tar', 'content-length': tar.length } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('end', () => (res.statusCode === 200 && !text.includes('"error')) ? resolve() : reject(new Error(`docker load: ${res.statusCode} ${text}`)));
+    });
+    req.on('error', reject);
+    req.end(tar);
+  });
+}
+
+describe('push from the docker image store (dockerd over its socket)', () => {
+  it('pushes a loaded image: config digest = image ID, diff_ids kept, re-push uploads nothing', async () => {
+    const tag = `shipline-oci-test/${uniqueRepo('img')}:1`;
+    const fx = makeDockerSave([400_000, 1_500_000, 20_000], 'legacy', { text: true, repoTag: tag });
+    await dockerLoad(fx.tar);
+    const repo = `${stack.registry}/${uniqueRepo('oci/from-docker')}`;
+    const source = await dockerImageSource({ image: tag, dockerHost: stack.dockerHost });
+    expect(source.imageId).toBe(fx.configDigest);
+    const result = await pushImage({ source, destinations: [`${repo}:1`], credentials: creds() });
+    expect(result.configDigest).toBe(fx.configDigest);
+    const config = await skopeoConfig(`${repo}:1`);
+    expect(config.digest).toBe(fx.configDigest);
+    expect(config.json.rootfs.diff_ids).toEqual(fx.diffIds);
+    expect((await skopeoRaw(`${repo}:1`)).digest).toBe(result.digest);
+    const again = await pushImage({ source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost }), destinations: [`${repo}:1`], credentials: creds() });
+    expect(again.pushedBytes).toBe(0);
+    expect(again.digest).toBe(result.digest);
+  });
+
+  it('an unknown image is a clear error before any registry is contacted', async () => {
+    const err = await dockerImageSource({ image: 'shipline-oci-test/does-not-exist:nope', dockerHost: stack.dockerHost }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OciError);
+    expect((err as Error).message).toBe('image shipline-oci-test/does-not-exist:nope is not in the docker image store');
+  });
+});
