@@ -64,7 +64,8 @@ function fileBlob(dir: string, d: Descriptor, fallbackType: string): Blob {
     digest: d.digest,
     size: d.size,
     mediaType: d.mediaType ?? fallbackType,
-    open: (range) => createReadStream(file, range ? { start: range.start, end: range.end - 1 } : {}),
+    // Large reads: fewer syscalls and hash/socket calls per byte than the 64 KiB default.
+    open: (range) => createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end - 1 } : {}) }),
   };
 }
 
