@@ -63,6 +63,18 @@ function dockerLoad(tar: Buffer): Promise<void> {
   });
 }
 
+async function dockerRemove(name: string): Promise<void> {
+  const ep = dockerEndpoint(stack.dockerHost);
+  await new Promise<void>((resolve) => {
+    const req = http.request({ ...ep, method: 'DELETE', path: `/images/${encodeURIComponent(name)}?force=1` }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', () => resolve());
+    req.end();
+  });
+}
+
 describe('push from the docker image store (dockerd over its socket)', () => {
   it('pushes a loaded image: config digest = image ID, diff_ids kept, re-push uploads nothing', async () => {
     const tag = `shipline-oci-test/${uniqueRepo('img')}:1`;
@@ -80,6 +92,7 @@ describe('push from the docker image store (dockerd over its socket)', () => {
     const again = await pushImage({ source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost }), destinations: [`${repo}:1`], credentials: creds() });
     expect(again.pushedBytes).toBe(0);
     expect(again.digest).toBe(result.digest);
+    await dockerRemove(tag);
   });
 
   it('an unknown image is a clear error before any registry is contacted', async () => {
