@@ -1,5 +1,13 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
+
+// Loaded on first request: node:https (TLS, crypto) costs more start-up than the rest of the action,
+// and input validation must stay fast.
+let modules: Promise<[typeof http, typeof https]> | undefined;
+const load = () => {
+  modules ??= Promise.all([import('node:http'), import('node:https')]).then(([a, b]) => [a.default, b.default] as [typeof http, typeof https]);
+  return modules;
+};
 
 export interface HttpRequest {
   url: URL;
@@ -76,10 +84,11 @@ export const request: Requester = async (req) => {
 
 type Once = Omit<HttpResponse, 'latencyMs' | 'finalUrl' | 'redirects'>;
 
-function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
+async function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
+  const [httpMod, httpsMod] = await load();
   return new Promise((resolve, reject) => {
     if (timeoutMs <= 0) {
-      reject(new RequestFailed(`timed out after ${req.timeoutMs} ms`, 'ETIMEDOUT'));
+      reject(new RequestFailed(`timed out after ${Math.round(req.timeoutMs)} ms`, 'ETIMEDOUT'));
       return;
     }
     const isHttps = req.url.protocol === 'https:';
@@ -91,7 +100,7 @@ function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
       agent: false,
       ...(isHttps ? { ca: req.ca, rejectUnauthorized: !req.insecure } : {}),
     };
-    const r = (isHttps ? https : http).request(req.url, options, (res) => {
+    const r = (isHttps ? httpsMod : httpMod).request(req.url, options, (res) => {
       const chunks: Buffer[] = [];
       let kept = 0;
       let total = 0;
@@ -116,7 +125,7 @@ function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
       res.on('error', (e) => fail(e));
     });
     const timer = setTimeout(() => {
-      r.destroy(new RequestFailed(`timed out after ${req.timeoutMs} ms`, 'ETIMEDOUT'));
+      r.destroy(new RequestFailed(`timed out after ${Math.round(req.timeoutMs)} ms`, 'ETIMEDOUT'));
     }, timeoutMs);
     const fail = (e: unknown) => {
       clearTimeout(timer);

@@ -100,7 +100,9 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
         reasons = evaluate(last, ex);
       } catch (e) {
         if (!(e instanceof RequestFailed)) throw e;
-        reasons = [timeoutMs < inputs.timeout && e.code === 'ETIMEDOUT' ? `${e.message} (cut short by the deadline)` : e.message];
+        // An attempt the deadline cut short says less than the full-length one before it.
+        if (timeoutMs < inputs.timeout && e.code === 'ETIMEDOUT' && reason) continue;
+        reasons = [e.message];
       }
       const took = last && reasons.length === 0 ? ` in ${Math.round(last.latencyMs)} ms` : '';
       if (reasons.length === 0) {

@@ -1,0 +1,72 @@
+// Every bad input: exit 1, exactly one ::error line naming the input, no stack trace, no request sent.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
+import { type Served, serve } from '../../../test/support/servers.ts';
+
+let app: Served;
+let requests = 0;
+const notPem = join(tmpdir(), `shipline-not-a-cert-${process.pid}.txt`);
+
+beforeAll(async () => {
+  app = await serve((_req, res) => {
+    requests++;
+    res.end('ok');
+  });
+  writeFileSync(notPem, 'hello\n');
+});
+afterAll(() => app?.close());
+
+const ok = () => `${app.url}/`;
+
+// [why, inputs, input named in the error, text the error must contain]
+const cases: [string, () => Record<string, string>, string, RegExp][] = [
+  ['missing url', () => ({}), 'url', /is required/],
+  ['url without scheme', () => ({ url: '127.0.0.1:8080/health' }), 'url', /not a valid URL|uses 127\.0\.0\.1/],
+  ['url that is not a URL', () => ({ url: 'http://' }), 'url', /not a valid URL/],
+  ['ftp url', () => ({ url: 'ftp://127.0.0.1/file' }), 'url', /uses ftp.*use http or https/],
+  ['second url bad', () => ({ url: `${ok()}\nnot a url` }), 'url', /"not a url" is not a valid URL/],
+  ['url with fragment', () => ({ url: `${ok()}#x` }), 'url', /#fragment/],
+  ['unknown method', () => ({ url: ok(), method: 'FETCH' }), 'method', /use one of: GET, HEAD, POST/],
+  ['bad status pattern', () => ({ url: ok(), 'expect-status': '2xx, 20' }), 'expect-status', /"20" is not a status code or class/],
+  ['status out of range', () => ({ url: ok(), 'expect-status': '700' }), 'expect-status', /"700" is not a status code/],
+  ['bad duration', () => ({ url: ok(), timeout: '5 seconds' }), 'timeout', /not a duration.*500ms, 30s/],
+  ['unitless duration', () => ({ url: ok(), deadline: '30' }), 'deadline', /not a duration/],
+  ['negative retries', () => ({ url: ok(), retries: '-1' }), 'retries', /out of range.*>= 0/],
+  ['fractional retries', () => ({ url: ok(), retries: '1.5' }), 'retries', /not a whole number/],
+  ['zero concurrency', () => ({ url: ok(), concurrency: '0' }), 'concurrency', /out of range/],
+  ['invalid regex', () => ({ url: ok(), 'expect-body': '(ready' }), 'expect-body', /not a valid regular expression/],
+  ['bad JSON path', () => ({ url: ok(), 'expect-json': '$..status = ok' }), 'expect-json', /not a JSON expectation/],
+  ['JSON rule without value', () => ({ url: ok(), 'expect-json': '$.status =' }), 'expect-json', /expected value is empty/],
+  ['JSON rule without =', () => ({ url: ok(), 'expect-json': '$.status' }), 'expect-json', /not a JSON expectation/],
+  ['YAML 1.1 boolean', () => ({ url: ok(), insecure: 'yes' }), 'insecure', /YAML 1\.2 booleans/],
+  ['bad header line', () => ({ url: ok(), headers: 'Authorization Bearer x' }), 'headers', /not a header line/],
+  ['bad header name', () => ({ url: ok(), headers: 'Bad Name: x' }), 'headers', /not a valid header name/],
+  ['missing ca-file', () => ({ url: ok(), 'ca-file': '/nonexistent/ca.pem' }), 'ca-file', /does not exist/],
+  ['ca-file without certificate', () => ({ url: ok(), 'ca-file': notPem }), 'ca-file', /holds no PEM certificate/],
+  ['body with GET', () => ({ url: ok(), body: '{}' }), 'body', /not sent with GET/],
+  ['timeout longer than deadline', () => ({ url: ok(), timeout: '2m', deadline: '10s' }), 'timeout', /longer than deadline/],
+  ['backoff below 1', () => ({ url: ok(), backoff: '0.5' }), 'backoff', /out of range/],
+  ['consecutive-successes zero', () => ({ url: ok(), 'consecutive-successes': '0' }), 'consecutive-successes', /out of range/],
+  ['insecure with ca-file', () => ({ url: ok(), insecure: 'true', 'ca-file': notPem }), 'insecure', /both `insecure` and `ca-file`/],
+];
+
+describe('smoke-test rejects bad input', () => {
+  it.each(cases)('%s', async (_why, inputs, name, text) => {
+    const before = requests;
+    const r = await runGitHubAction('smoke-test', inputs());
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+    const errors = lines.filter((l) => l.startsWith('::error::'));
+    expect(errors, r.stdout).toHaveLength(1);
+    expect(errors[0]).toContain(`input "${name}"`);
+    expect(errors[0]).toMatch(text);
+    expect(stackLines(r.stdout + r.stderr)).toEqual([]);
+    expect(r.outputs).toEqual({});
+    expect(requests - before).toBe(0);
+  });
+
+  it('has at least 15 distinct cases', () => expect(new Set(cases.map((c) => c[0])).size).toBeGreaterThanOrEqual(15));
+});

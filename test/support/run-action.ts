@@ -1,0 +1,97 @@
+// Runs a bundled action the way a runner does, for tests: GitHub contract (INPUT_* env, GITHUB_OUTPUT,
+// GITHUB_STEP_SUMMARY) or the CLI. Always the committed bundle in dist/, never the sources.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+  ms: number;
+}
+
+function exec(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Omit<Run, 'outputs' | 'summary'>> {
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+/** Parses GITHUB_OUTPUT's `name<<delimiter` entries (and plain `name=value` lines). */
+export function parseOutputFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const body: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delim; i++) body.push(lines[i] as string);
+      out[name as string] = body.join('\n');
+    } else if (line.includes('=')) {
+      out[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+    }
+  }
+  return out;
+}
+
+/** The bundled action under the GitHub contract. `inputs` are named as in action.yml. */
+export async function runGitHubAction(
+  action: string,
+  inputs: Record<string, string>,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'shipline-gha-'));
+  const outputFile = join(dir, 'output');
+  const summaryFile = join(dir, 'summary');
+  writeFileSync(outputFile, '');
+  writeFileSync(summaryFile, '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    ...opts.env,
+  };
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  try {
+    const r = await exec([join(repoRoot, 'dist', action, 'index.js')], env, opts.timeoutMs ?? 60_000);
+    return { ...r, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The bundled CLI: `shipline <args>`; outputs parsed from its stdout. */
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env };
+  const r = await exec([join(repoRoot, 'dist', 'cli', 'index.js'), ...args], env, opts.timeoutMs ?? 60_000);
+  return { ...r, outputs: parseOutputFile(r.stdout), summary: '' };
+}
+
+/** Lines that look like a stack trace: a user-facing error must have none. */
+export function stackLines(text: string): string[] {
+  return text.split('\n').filter((l) => /^\s+at .+[:(]/.test(l) || /node:internal/.test(l));
+}
