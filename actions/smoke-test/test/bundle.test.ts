@@ -28,7 +28,7 @@ const json = (res: http.ServerResponse, code: number, body: unknown) => {
   res.end(JSON.stringify(body));
 };
 
-function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
+function handler(req: http.IncomingMessage, res: http.ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://x');
   const key = url.pathname + url.search;
   hits[key] = (hits[key] ?? 0) + 1;
