@@ -65,41 +65,64 @@ export function memoryStream(chunks: Buffer[], range?: { start: number; end: num
   return Readable.from(out, { objectMode: false });
 }
 
+function compressBlock(c: Compression, block: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));
+    if (c.algorithm === 'gzip') zlib.gzip(block, { level: c.level ?? 6, memLevel: 9 }, done);
+    else zlib.zstdCompress(block, { params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
+  });
+}
+
+/** Default size of independently compressed blocks (see LayerCompressor). */
+export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
+
 /**
- * Compresses one layer while it streams in, hashing both sides. zlib work runs on libuv's
- * thread pool, so several of these progress in parallel while the caller feeds the next layer;
- * `write` only waits when the shared budget of queued input is exceeded.
+ * Compresses one layer while it streams in, hashing both sides. The input is cut into blocks
+ * compressed independently on libuv's thread pool (pigz-style) and concatenated in order:
+ * a multi-member gzip / multi-frame zstd stream, which every gzip and zstd reader (Go's, so
+ * containerd's and docker's) decodes as one. That keeps every core busy even for an image
+ * whose size is all in one layer; the cost is a few bytes per block. blockSize 0 gives one
+ * classic single-member stream instead. `write` only waits when the shared budget of queued
+ * input is exceeded.
  */
 export class LayerCompressor {
-  private readonly z: zlib.Gzip | zlib.ZstdCompress;
+  private readonly c: Compression;
+  private readonly blockSize: number;
   private readonly rawHash = createHash('sha256');
-  private readonly zHash = createHash('sha256');
-  private readonly chunks: Buffer[] = [];
   private rawSize = 0;
-  private zSize = 0;
-  private readonly done: Promise<CompressedLayer>;
   private readonly budget: InputBudget;
+  private pendingParts: Buffer[] = [];
+  private pendingSize = 0;
+  private readonly jobs: Array<Promise<Buffer>> = [];
+  private readonly stream: zlib.Gzip | zlib.ZstdCompress | undefined;
+  private readonly streamOut: Buffer[] = [];
+  private readonly streamDone: Promise<void> | undefined;
 
-  constructor(c: Compression, budget: InputBudget) {
+  constructor(c: Compression, budget: InputBudget, blockSize: number = DEFAULT_BLOCK_SIZE) {
+    this.c = c;
     this.budget = budget;
-    this.z = createCompressor(c);
-    this.z.on('data', (chunk: Buffer) => {
-      this.zHash.update(chunk);
-      this.zSize += chunk.length;
-      this.chunks.push(chunk);
-    });
-    this.done = new Promise((resolve, reject) => {
-      this.z.once('error', reject);
-      this.z.once('end', () => resolve({
-        digest: `sha256:${this.zHash.digest('hex')}`,
-        size: this.zSize,
-        diffId: `sha256:${this.rawHash.digest('hex')}`,
-        uncompressedSize: this.rawSize,
-        chunks: this.chunks,
-      }));
-    });
-    // Keep the unhandled-rejection tracker quiet; callers observe errors through result().
-    this.done.catch(() => {});
+    this.blockSize = blockSize;
+    if (blockSize === 0) {
+      const z = createCompressor(c);
+      this.stream = z;
+      z.on('data', (chunk: Buffer) => this.streamOut.push(chunk));
+      this.streamDone = new Promise((resolve, reject) => {
+        z.once('error', reject);
+        z.once('end', resolve);
+      });
+      this.streamDone.catch(() => {});
+    }
+  }
+
+  private flush(): void {
+    if (this.pendingSize === 0) return;
+    const block = this.pendingParts.length === 1 ? this.pendingParts[0]! : Buffer.concat(this.pendingParts);
+    const n = block.length;
+    this.pendingParts = [];
+    this.pendingSize = 0;
+    const job = compressBlock(this.c, block).finally(() => this.budget.release(n));
+    job.catch(() => {});
+    this.jobs.push(job);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -107,13 +130,41 @@ export class LayerCompressor {
     this.rawSize += chunk.length;
     this.budget.add(chunk.length);
     // Copy: the tar reader hands out views into its own buffer.
-    this.z.write(Buffer.from(chunk), () => this.budget.release(chunk.length));
+    const copy = Buffer.from(chunk);
+    if (this.stream) {
+      this.stream.write(copy, () => this.budget.release(copy.length));
+    } else {
+      let off = 0;
+      while (off < copy.length) {
+        const take = Math.min(copy.length - off, this.blockSize - this.pendingSize);
+        this.pendingParts.push(copy.subarray(off, off + take));
+        this.pendingSize += take;
+        off += take;
+        if (this.pendingSize >= this.blockSize) this.flush();
+      }
+    }
     await this.budget.wait();
   }
 
-  end(): Promise<CompressedLayer> {
-    this.z.end();
-    return this.done;
+  async end(): Promise<CompressedLayer> {
+    let chunks: Buffer[];
+    if (this.stream) {
+      this.stream.end();
+      await this.streamDone;
+      chunks = this.streamOut;
+    } else {
+      this.flush();
+      // An empty layer still needs a valid (empty) compressed stream.
+      if (this.jobs.length === 0) this.jobs.push(compressBlock(this.c, Buffer.alloc(0)));
+      chunks = await Promise.all(this.jobs);
+    }
+    const zHash = createHash('sha256');
+    let size = 0;
+    for (const c of chunks) {
+      zHash.update(c);
+      size += c.length;
+    }
+    return { digest: `sha256:${zHash.digest('hex')}`, size, diffId: `sha256:${this.rawHash.digest('hex')}`, uncompressedSize: this.rawSize, chunks };
   }
 }
 

@@ -54,6 +54,26 @@ describe('dockerArchiveSource', () => {
     });
   }
 
+  it('single-stream compression (blockSize 0) gives one gzip member', async () => {
+    const fx = makeDockerSave([300_000], 'legacy', { text: true });
+    const src = dockerArchiveSource(chunked(fx.tar), { blockSize: 0, compression: { algorithm: 'gzip', level: 6 } });
+    const blobs = await drainSource(src);
+    const manifest = JSON.parse((await src.manifests()).root.bytes.toString('utf8'));
+    const z = await bytesOf(blobs.get(manifest.layers[0].digest)!);
+    expect(z.equals(gzipSync(fx.layerTars[0]!, { level: 6, memLevel: 9 }))).toBe(true);
+  });
+
+  it('parallel blocks make a multi-member gzip that decodes to the layer', async () => {
+    const fx = makeDockerSave([1_000_000], 'oci', { text: true });
+    const src = dockerArchiveSource(chunked(fx.tar), { blockSize: 64 * 1024 });
+    const blobs = await drainSource(src);
+    const manifest = JSON.parse((await src.manifests()).root.bytes.toString('utf8'));
+    const z = await bytesOf(blobs.get(manifest.layers[0].digest)!);
+    // More than one member: the gzip magic appears again after the first.
+    expect(z.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), 10)).toBeGreaterThan(0);
+    expect(gunzipSync(z).equals(fx.layerTars[0]!)).toBe(true);
+  });
+
   it('writes docker schema 2 when asked', async () => {
     const fx = makeDockerSave([100_000], 'legacy');
     const src = dockerArchiveSource(chunked(fx.tar), { manifestFormat: 'docker' });

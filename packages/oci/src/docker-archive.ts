@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
-import { DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType, memoryStream, type CompressedLayer, type Compression } from './compress.ts';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType, memoryStream, type CompressedLayer, type Compression } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import type { Blob, ImageManifests, ImageSource } from './source.ts';
@@ -13,6 +13,8 @@ export interface DockerArchiveOptions {
   manifestFormat?: 'oci' | 'docker';
   /** Uncompressed bytes allowed to queue for compressors before the reader waits. Default 256 MiB. */
   inputBudget?: number;
+  /** Independently compressed block size for parallel compression; 0 = one stream per layer. Default 4 MiB. */
+  blockSize?: number;
   /** Which image of a multi-image archive (a RepoTags entry); default the only one. */
   image?: string;
   /** Expected config digest (image ID), checked against the archive. */
@@ -98,7 +100,9 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
   const compression = options.compression ?? DEFAULT_COMPRESSION;
   const format = options.manifestFormat ?? 'oci';
   const layerType = layerMediaType(compression, format);
-  const budget = new InputBudget(options.inputBudget ?? 256 * 1024 * 1024);
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  // A budget below two blocks could wait on a block that is never flushed.
+  const budget = new InputBudget(Math.max(options.inputBudget ?? 256 * 1024 * 1024, 2 * blockSize));
   const queue = new AsyncQueue<Blob>();
   const held = new Map<string, Held>();
   const links = new Map<string, string>();
@@ -135,7 +139,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
           // Layers already compressed in the store (containerd snapshotter) are pushed as they are.
           if (startsWith(chunk, GZIP_MAGIC)) pre = { hash: createHash('sha256'), chunks: [], size: 0, mediaType: format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip' };
           else if (startsWith(chunk, ZSTD_MAGIC)) pre = { hash: createHash('sha256'), chunks: [], size: 0, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' };
-          else compressor = new LayerCompressor(compression, budget);
+          else compressor = new LayerCompressor(compression, budget, blockSize);
         }
         if (pre) {
           const copy = Buffer.from(chunk);
@@ -205,7 +209,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
         emit(memBlob(h.digest, h.size, h.mediaType, h.chunks));
       }
       if (h.kind === 'raw') {
-        const c = new LayerCompressor(compression, budget);
+        const c = new LayerCompressor(compression, budget, blockSize);
         await c.write(h.bytes);
         h = { kind: 'compressing', result: c.end() };
         held.set(key, h);

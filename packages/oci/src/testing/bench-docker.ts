@@ -1,0 +1,59 @@
+// Side-by-side: push a ~200 MB, 6-layer image from the docker image store with @shipline/oci
+// vs `docker push` vs `skopeo copy docker-daemon:`. Usage (DOCKER_HOST must point at dockerd):
+//   node packages/oci/src/testing/bench-docker.ts <registry> [compression]
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import { parseCompression } from '../compress.ts';
+import { dockerEndpoint, dockerImageSource } from '../docker-engine.ts';
+import { pushImage } from '../push.ts';
+import { makeDockerSave } from './docker-save-fixture.ts';
+
+const registry = process.argv[2] ?? '127.0.0.1:5055';
+const compression = parseCompression(process.argv[3] ?? 'gzip:1');
+const MB = 1024 * 1024;
+const ep = dockerEndpoint();
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile(cmd, args, { maxBuffer: 64 * MB }, (err, _o, stderr) => (err ? reject(new Error(`${cmd}: ${stderr}`)) : resolve())));
+}
+
+function engine(method: string, path: string, body?: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ ...ep, method, path, headers: body ? { 'content-type': 'application/x-tar', 'content-length': body.length } : {} }, (res) => {
+      let t = '';
+      res.on('data', (c: Buffer) => { t += c.toString(); });
+      res.on('end', () => resolve(t));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function time(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return (performance.now() - t0) / 1000;
+}
+
+const id = Date.now().toString(36);
+const tag = `shipline-bench/push-${id}:1`;
+const fx = makeDockerSave([60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB], 'legacy', { repoTag: tag });
+await engine('POST', '/images/load?quiet=1', fx.tar);
+const dockerRef = `${registry}/bench/docker-${id}:1`;
+await engine('POST', `/images/${encodeURIComponent(tag)}/tag?repo=${encodeURIComponent(`${registry}/bench/docker-${id}`)}&tag=1`);
+try {
+  const save = await time(() => engine('GET', `/images/get?names=${encodeURIComponent(tag)}`));
+  const docker = await time(() => run('docker', ['push', '-q', dockerRef]));
+  const skopeo = await time(() => run('skopeo', ['copy', '--dest-tls-verify=false', ...(process.env.DOCKER_HOST ? ['--src-daemon-host', process.env.DOCKER_HOST] : []), `docker-daemon:${tag}`, `docker://${registry}/bench/skopeo-${id}:1`]));
+  let pushed = 0;
+  const ours = await time(async () => {
+    const r = await pushImage({ source: await dockerImageSource({ image: tag, compression }), destinations: [`${registry}/bench/shipline-${id}:1`] });
+    pushed = r.pushedBytes;
+  });
+  console.log(`docker save alone: ${save.toFixed(2)} s`);
+  console.log(`push-docker-store-cold (${compression.algorithm}:${compression.level ?? 'default'}): ratio=${(ours / docker).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${docker.toFixed(2)} s) pushed=${(pushed / MB).toFixed(0)} MiB`);
+  console.log(`push-docker-store-vs-skopeo: ratio=${(ours / skopeo).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${skopeo.toFixed(2)} s)`);
+} finally {
+  await engine('DELETE', `/images/${encodeURIComponent(tag)}?force=1`);
+  await engine('DELETE', `/images/${encodeURIComponent(dockerRef)}?force=1`);
+}
