@@ -65,10 +65,38 @@ export function memoryStream(chunks: Buffer[], range?: { start: number; end: num
   return Readable.from(out, { objectMode: false });
 }
 
+/**
+ * Shannon entropy of a few samples, in bits per byte. Already-compressed or encrypted content
+ * (archives, images, random data) sits near 8; text and binaries well below.
+ */
+export function sampleEntropy(block: Buffer, sampleSize = 16 * 1024): number {
+  if (block.length === 0) return 0;
+  const counts = new Uint32Array(256);
+  let total = 0;
+  const starts = block.length <= 3 * sampleSize ? [0] : [0, Math.floor(block.length / 2), block.length - sampleSize];
+  for (const start of starts) {
+    const end = Math.min(block.length, start + (starts.length === 1 ? block.length : sampleSize));
+    for (let i = start; i < end; i++) counts[block[i]!]!++;
+    total += end - start;
+  }
+  let h = 0;
+  for (const n of counts) {
+    if (n) {
+      const p = n / total;
+      h -= p * Math.log2(p);
+    }
+  }
+  return h;
+}
+
+// zlib spends most of its time failing to find matches in incompressible data (Go's flate and
+// pigz bail out early; zlib does not), so such blocks are stored: same bytes out, ~free.
+const INCOMPRESSIBLE_BITS = 7.97;
+
 function compressBlock(c: Compression, block: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));
-    if (c.algorithm === 'gzip') zlib.gzip(block, { level: c.level ?? 6, memLevel: 9 }, done);
+    if (c.algorithm === 'gzip') zlib.gzip(block, { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : c.level ?? 6, memLevel: 9 }, done);
     else zlib.zstdCompress(block, { params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
   });
 }
