@@ -1,7 +1,9 @@
+import { registryPush } from '@shipline/action-registry-push/action';
 import { smokeTest } from '@shipline/action-smoke-test/action';
 import type { AnyAction } from '@shipline/kit';
 
 /** Every action the CLI can run, by the name used in `shipline <name>`. */
 export const actions: Record<string, AnyAction> = {
+  'registry-push': registryPush,
   'smoke-test': smokeTest,
 };
