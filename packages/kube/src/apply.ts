@@ -1,0 +1,420 @@
+// All-or-nothing server-side apply: discover every kind, check namespaces, dry-run every object on
+// the server, and only then apply — namespaces and CRDs first (waiting until CRDs are established),
+// then config, then workloads — and prune what an earlier run of the same set left behind.
+import type { KubeClient, Resource } from './client.ts';
+import { diffObject } from './diff.ts';
+import { ApiError, ApplyError, KubeError } from './errors.ts';
+import type { Manifest } from './manifests.ts';
+import { describeObject, groupOf, isRecord, type KubeObject, objectKey } from './object.ts';
+import { phases } from './order.ts';
+import { pool } from './pool.ts';
+
+export const FIELD_MANAGER = 'shipline';
+export const SET_LABEL = 'shipline.dev/set';
+
+export interface DeployLog {
+  info(message: string): void;
+  warning(message: string): void;
+}
+
+export interface DeployOptions {
+  fieldManager?: string;
+  force: boolean;
+  /** Namespace of namespaced objects that name none. */
+  defaultNamespace: string;
+  createNamespace: boolean;
+  /** Server dry-run only: diffs and would-be prunes, nothing changed. */
+  dryRun: boolean;
+  /** Label value put on every object as `shipline.dev/set`; prune looks for it. */
+  set?: string;
+  prune: boolean;
+  concurrency?: number;
+  crdTimeoutMs?: number;
+  /** How long to wait for a workload's controller to record the new revision. */
+  revisionTimeoutMs?: number;
+  log: DeployLog;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'pruned';
+
+export interface AppliedResource {
+  apiVersion: string;
+  kind: string;
+  namespace: string | null;
+  name: string;
+  uid: string | null;
+  generation: number | null;
+  /** What apply did (or, in dry-run, would do). */
+  action: ApplyAction;
+  /** Workloads only: Deployment revision, StatefulSet update revision, else metadata.generation. */
+  revision?: { before: string | null; after: string | null };
+  /** Dry-run only: the change as a line diff. */
+  diff?: string;
+  /** Dry-run only: false when the server could not check it (its namespace or CRD is not there yet). */
+  validated?: boolean;
+  source?: string;
+}
+
+export interface DeployResult {
+  dryRun: boolean;
+  resources: AppliedResource[];
+  pruned: AppliedResource[];
+  /** Namespaces that received objects. */
+  namespaces: string[];
+}
+
+interface Item {
+  source: string;
+  object: KubeObject;
+  resource?: Resource;
+  /** Why the server cannot dry-run it before phase 0 is applied. */
+  waitsFor?: 'namespace' | 'crd';
+  live?: KubeObject;
+  dry?: KubeObject;
+  result?: KubeObject;
+  autoNamespace?: boolean;
+}
+
+// Kinds looked at by prune besides those in the run: what a service's manifests usually hold.
+const PRUNE_KINDS: [string, string][] = [
+  ['v1', 'ConfigMap'],
+  ['v1', 'Secret'],
+  ['v1', 'Service'],
+  ['v1', 'ServiceAccount'],
+  ['v1', 'PersistentVolumeClaim'],
+  ['apps/v1', 'Deployment'],
+  ['apps/v1', 'StatefulSet'],
+  ['apps/v1', 'DaemonSet'],
+  ['batch/v1', 'Job'],
+  ['batch/v1', 'CronJob'],
+  ['networking.k8s.io/v1', 'Ingress'],
+  ['networking.k8s.io/v1', 'NetworkPolicy'],
+  ['rbac.authorization.k8s.io/v1', 'Role'],
+  ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ['policy/v1', 'PodDisruptionBudget'],
+];
+// Never pruned: deleting a namespace or a CRD deletes everything in or of it.
+const NEVER_PRUNE = new Set(['Namespace', 'CustomResourceDefinition']);
+
+export async function deploy(client: KubeClient, manifests: readonly Manifest[], opts: DeployOptions): Promise<DeployResult> {
+  const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
+  const conc = opts.concurrency ?? 16;
+  const log = opts.log;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const items: Item[] = manifests.map((m) => ({ source: m.source, object: structuredClone(m.object) }));
+  if (opts.prune && !opts.set) throw new KubeError('prune needs a set name', 'set `set` so that objects of this deployment can be found again');
+
+  // 1. Discovery: every kind must be served, or be defined by a CRD of this run.
+  const newKinds = crdKinds(items);
+  await Promise.all([...new Set(items.map((i) => i.object.apiVersion))].map((v) => client.resources(v)));
+  const unknown: ApplyError['failures'] = [];
+  for (const it of items) {
+    const r = await client.resourceFor(it.object.apiVersion, it.object.kind);
+    if (r) {
+      it.resource = r;
+      if (r.namespaced) it.object.metadata.namespace ??= opts.defaultNamespace;
+      else if (it.object.metadata.namespace) delete it.object.metadata.namespace;
+      continue;
+    }
+    const crd = newKinds.get(`${groupOf(it.object.apiVersion)}|${it.object.kind}`);
+    if (crd) {
+      it.waitsFor = 'crd';
+      if (crd.namespaced) it.object.metadata.namespace ??= opts.defaultNamespace;
+      continue;
+    }
+    unknown.push({
+      object: label(it),
+      reason: 'UnknownKind',
+      message: `kind ${it.object.kind} of apiVersion ${it.object.apiVersion} is not served by the cluster`,
+    });
+  }
+  if (unknown.length) throw new ApplyError('dry-run', unknown);
+  checkDuplicates(items);
+  if (opts.set) for (const it of items) it.object.metadata.labels = { ...it.object.metadata.labels, [SET_LABEL]: opts.set };
+
+  // 2. Namespaces: those missing are created only when asked (or when the run holds them).
+  const nsResource = (await client.resourceFor('v1', 'Namespace')) as Resource;
+  const inRun = new Set(items.filter((i) => i.object.kind === 'Namespace' && i.object.apiVersion === 'v1').map((i) => i.object.metadata.name as string));
+  const needed = [...new Set(items.map((i) => i.object.metadata.namespace).filter((n): n is string => !!n))].sort();
+  const exists = new Map<string, boolean>();
+  await pool([...new Set([...needed, ...inRun])], conc, async (ns) => {
+    try {
+      exists.set(ns, (await client.get(nsResource, undefined, ns)) !== undefined);
+    } catch (e) {
+      // A namespace-limited user may not read namespaces; assume it exists and let the dry-run speak.
+      if (e instanceof ApiError && e.status === 403) exists.set(ns, true);
+      else throw e;
+    }
+  });
+  const missing = needed.filter((ns) => !exists.get(ns) && !inRun.has(ns));
+  if (missing.length && !opts.createNamespace) {
+    throw new ApplyError(
+      'dry-run',
+      missing.map((ns) => ({
+        object: `Namespace ${ns}`,
+        reason: 'NotFound',
+        message: `namespace ${ns} does not exist (needed by ${items.filter((i) => i.object.metadata.namespace === ns).length} object(s))`,
+      })),
+    );
+  }
+  for (const ns of missing) {
+    items.push({
+      source: 'create-namespace',
+      object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+      resource: nsResource,
+      autoNamespace: true,
+    });
+  }
+  const pendingNs = new Set([...missing, ...[...inRun].filter((ns) => !exists.get(ns))]);
+  for (const it of items) if (!it.waitsFor && it.object.metadata.namespace && pendingNs.has(it.object.metadata.namespace)) it.waitsFor = 'namespace';
+
+  // 3. Server-side dry-run of everything the server can check now.
+  const dryRunAll = async (list: Item[]) => {
+    const failures: ApplyError['failures'] = [];
+    await pool(list, conc, async (it) => {
+      const r = it.resource as Resource;
+      try {
+        const [live, dry] = await Promise.all([
+          client.get(r, it.object.metadata.namespace, it.object.metadata.name as string),
+          client.apply(r, it.object, { fieldManager, force: opts.force, dryRun: true }),
+        ]);
+        it.live = live;
+        it.dry = dry;
+      } catch (e) {
+        failures.push(failureOf(it, e));
+      }
+    });
+    return failures;
+  };
+  const checkable = items.filter((i) => !i.waitsFor);
+  const failures = await dryRunAll(checkable);
+  if (failures.length) throw new ApplyError('dry-run', sortFailures(failures, items));
+  log.info(
+    `server-side dry-run passed for ${checkable.length} object(s)${checkable.length < items.length ? `; ${items.length - checkable.length} wait for a namespace or CRD of this run` : ''}`,
+  );
+
+  if (opts.dryRun) {
+    const resources = items.map((it) => dryRunRecord(it));
+    const pruned = opts.prune ? (await pruneCandidates(client, items, opts, conc)).map((c) => record(c.obj, 'pruned')) : [];
+    return { dryRun: true, resources, pruned, namespaces: namespacesOf(items) };
+  }
+
+  // 4. Apply, phase by phase.
+  const applied: string[] = [];
+  const applyAll = async (list: Item[]) => {
+    const failed: ApplyError['failures'] = [];
+    await pool(list, conc, async (it) => {
+      try {
+        it.result = await client.apply(it.resource as Resource, it.object, { fieldManager, force: opts.force, dryRun: false });
+        applied.push(label(it));
+      } catch (e) {
+        failed.push(failureOf(it, e));
+      }
+    });
+    if (failed.length) throw new ApplyError('apply', sortFailures(failed, items), [...applied]);
+  };
+  const first = items.filter((i) => i.object.kind === 'Namespace' || i.object.kind === 'CustomResourceDefinition');
+  await applyAll(first);
+  await waitForCrds(client, first, opts.crdTimeoutMs ?? 60_000, sleep);
+  const deferred = items.filter((i) => i.waitsFor);
+  if (deferred.length) {
+    for (const it of deferred.filter((i) => i.waitsFor === 'crd')) {
+      client.forget(it.object.apiVersion);
+      const r = await client.resourceFor(it.object.apiVersion, it.object.kind);
+      if (!r)
+        throw new ApplyError(
+          'apply',
+          [{ object: label(it), reason: 'UnknownKind', message: `kind ${it.object.kind} is still not served after its CRD was established` }],
+          [...applied],
+        );
+      it.resource = r;
+    }
+    const late = await dryRunAll(deferred);
+    if (late.length) throw new ApplyError('dry-run', sortFailures(late, items), [...applied]);
+  }
+  for (const group of phases(items.filter((i) => !first.includes(i)))) await applyAll(group);
+
+  // 5. Workload revisions after apply, then prune.
+  const resources = await pool(items, conc, (it) => appliedRecord(client, it, opts.revisionTimeoutMs ?? 10_000, sleep));
+  const pruned: AppliedResource[] = [];
+  if (opts.prune) {
+    const candidates = await pruneCandidates(client, items, opts, conc);
+    const failedPrune: ApplyError['failures'] = [];
+    await pool(candidates, conc, async (c) => {
+      try {
+        await client.delete(c.resource, c.obj.metadata.namespace, c.obj.metadata.name as string, false);
+        pruned.push(record(c.obj, 'pruned'));
+      } catch (e) {
+        failedPrune.push({ object: describeObject(c.obj), ...reasonOf(e) });
+      }
+    });
+    if (failedPrune.length) throw new ApplyError('prune', failedPrune, [...applied]);
+  }
+  return { dryRun: false, resources, pruned, namespaces: namespacesOf(items) };
+}
+
+function label(it: Item): string {
+  return `${describeObject(it.object)}${it.source && it.source !== 'create-namespace' ? ` (${it.source})` : ''}`;
+}
+
+function reasonOf(e: unknown): { reason: string; message: string } {
+  if (e instanceof ApiError) return { reason: e.reason, message: e.message };
+  if (e instanceof Error) throw e;
+  return { reason: 'Unknown', message: String(e) };
+}
+
+function failureOf(it: Item, e: unknown): ApplyError['failures'][number] {
+  // Network failures are not the object's fault: they end the run with their own error.
+  return { object: label(it), ...reasonOf(e) };
+}
+
+function sortFailures(f: ApplyError['failures'], items: Item[]): ApplyError['failures'] {
+  const order = new Map(items.map((it, i) => [label(it), i]));
+  return [...f].sort((a, b) => (order.get(a.object) ?? 0) - (order.get(b.object) ?? 0));
+}
+
+function crdKinds(items: Item[]): Map<string, { namespaced: boolean }> {
+  const out = new Map<string, { namespaced: boolean }>();
+  for (const it of items) {
+    if (it.object.kind !== 'CustomResourceDefinition') continue;
+    const spec = it.object.spec;
+    if (!isRecord(spec) || typeof spec.group !== 'string' || !isRecord(spec.names) || typeof spec.names.kind !== 'string') continue;
+    out.set(`${spec.group}|${spec.names.kind}`, { namespaced: spec.scope !== 'Cluster' });
+  }
+  return out;
+}
+
+function checkDuplicates(items: Item[]): void {
+  const seen = new Map<string, Item>();
+  const dup: ApplyError['failures'] = [];
+  for (const it of items) {
+    const k = objectKey(it.object);
+    const prev = seen.get(k);
+    if (prev) dup.push({ object: label(it), reason: 'Duplicate', message: `the same object is also defined at ${prev.source}` });
+    else seen.set(k, it);
+  }
+  if (dup.length) throw new ApplyError('dry-run', dup);
+}
+
+async function waitForCrds(client: KubeClient, group: Item[], timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
+  const crds = group.filter((i) => i.object.kind === 'CustomResourceDefinition');
+  const deadline = Date.now() + timeoutMs;
+  for (const it of crds) {
+    for (;;) {
+      const live = await client.get(it.resource as Resource, undefined, it.object.metadata.name as string);
+      const conds = isRecord(live?.status) && Array.isArray(live.status.conditions) ? live.status.conditions : [];
+      if (conds.some((c) => isRecord(c) && c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() > deadline)
+        throw new ApplyError('apply', [{ object: label(it), reason: 'Timeout', message: `CRD not established within ${Math.round(timeoutMs / 1000)} s` }]);
+      await sleep(200);
+    }
+  }
+}
+
+function namespacesOf(items: Item[]): string[] {
+  return [...new Set(items.map((i) => i.object.metadata.namespace).filter((n): n is string => !!n))].sort();
+}
+
+function record(o: KubeObject, action: ApplyAction): AppliedResource {
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    namespace: o.metadata.namespace ?? null,
+    name: o.metadata.name as string,
+    uid: o.metadata.uid ?? null,
+    generation: o.metadata.generation ?? null,
+    action,
+  };
+}
+
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob']);
+
+/** The revision rollout tools show: Deployment's revision annotation, StatefulSet's update revision, else the generation. */
+export function revisionOf(o: KubeObject | undefined): string | null {
+  if (!o) return null;
+  if (o.kind === 'Deployment') return o.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? null;
+  if (o.kind === 'StatefulSet') return isRecord(o.status) && typeof o.status.updateRevision === 'string' ? o.status.updateRevision : null;
+  return o.metadata.generation === undefined ? null : String(o.metadata.generation);
+}
+
+function dryRunRecord(it: Item): AppliedResource {
+  const next = it.dry ?? it.object;
+  const diff = diffObject(it.live, next);
+  const action: ApplyAction = !it.live ? 'created' : diff === '' ? 'unchanged' : 'configured';
+  const r: AppliedResource = {
+    ...record({ ...next, metadata: { ...next.metadata, uid: it.live?.metadata.uid, generation: it.live?.metadata.generation } }, action),
+    diff,
+    validated: !it.waitsFor,
+    source: it.source,
+  };
+  if (WORKLOADS.has(it.object.kind)) r.revision = { before: revisionOf(it.live), after: null };
+  return r;
+}
+
+async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<AppliedResource> {
+  const res = it.result as KubeObject;
+  const action: ApplyAction = !it.live ? 'created' : it.live.metadata.resourceVersion === res.metadata.resourceVersion ? 'unchanged' : 'configured';
+  const r: AppliedResource = { ...record({ ...res, apiVersion: it.object.apiVersion, kind: it.object.kind }, action), source: it.source };
+  if (!WORKLOADS.has(it.object.kind)) return r;
+  const before = revisionOf(it.live);
+  if (action === 'unchanged') {
+    r.revision = { before, after: before };
+    return r;
+  }
+  // The controller writes the revision after it sees the new generation: wait for that briefly.
+  let after: string | null = revisionOf(res);
+  if (it.object.kind === 'Deployment' || it.object.kind === 'StatefulSet') {
+    const deadline = Date.now() + timeoutMs;
+    const gen = res.metadata.generation ?? 0;
+    for (;;) {
+      const live = await client.get(it.resource as Resource, res.metadata.namespace, res.metadata.name as string);
+      const observed = isRecord(live?.status) && typeof live.status.observedGeneration === 'number' ? live.status.observedGeneration : -1;
+      if (live && observed >= gen) {
+        after = revisionOf(live);
+        break;
+      }
+      if (Date.now() > deadline) {
+        after = null;
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  r.revision = { before, after };
+  return r;
+}
+
+async function pruneCandidates(client: KubeClient, items: Item[], opts: DeployOptions, conc: number): Promise<{ resource: Resource; obj: KubeObject }[]> {
+  const selector = `${SET_LABEL}=${opts.set}`;
+  const keep = new Set(items.map((i) => objectKey(i.object)));
+  const types = new Map<string, Resource>();
+  for (const it of items) if (it.resource && !NEVER_PRUNE.has(it.object.kind)) types.set(`${it.resource.apiVersion}|${it.resource.kind}`, it.resource);
+  for (const [v, k] of PRUNE_KINDS) {
+    const r = await client.resourceFor(v, k).catch(() => undefined);
+    if (r && !types.has(`${v}|${k}`) && ![...types.values()].some((t) => groupOf(t.apiVersion) === groupOf(v) && t.kind === k)) types.set(`${v}|${k}`, r);
+  }
+  const namespaces = [...new Set([opts.defaultNamespace, ...namespacesOf(items)])];
+  const lists: { r: Resource; ns: string | undefined }[] = [];
+  for (const r of types.values()) {
+    if (!r.verbs.includes('list') || !r.verbs.includes('delete')) continue;
+    if (r.namespaced) for (const ns of namespaces) lists.push({ r, ns });
+    else lists.push({ r, ns: undefined });
+  }
+  const found = await pool(lists, conc, async ({ r, ns }) => {
+    try {
+      return (await client.list(r, ns, selector)).map((obj) => ({ resource: r, obj }));
+    } catch (e) {
+      // A namespace-limited user cannot list every kind: pruning skips what it may not see.
+      if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
+        opts.log.warning(`prune: cannot list ${r.name}${ns ? ` in ${ns}` : ''} (${e.reason}); skipped`);
+        return [];
+      }
+      throw e;
+    }
+  });
+  return found
+    .flat()
+    .filter(({ obj }) => !keep.has(objectKey(obj)) && !NEVER_PRUNE.has(obj.kind) && !(obj.metadata.ownerReferences ?? []).some((o) => o.controller));
+}

@@ -1,0 +1,277 @@
+// A small REST client for the API server: keep-alive connections, timeouts, retries with jittered
+// backoff on 429/5xx and connection resets (honouring Retry-After), Status objects turned into
+// ApiError, and discovery of kinds to resource paths (cached per group/version).
+import http from 'node:http';
+import https from 'node:https';
+import { ApiError, UnreachableError } from './errors.ts';
+import type { Connection } from './kubeconfig.ts';
+import { isRecord, type KubeObject } from './object.ts';
+
+export interface ClientOptions {
+  /** Parallel connections to the API server. */
+  maxSockets?: number;
+  /** Time limit of one request. */
+  timeoutMs?: number;
+  /** Attempts per request (retries on 429/5xx/resets). */
+  attempts?: number;
+  /** First backoff step; doubles each retry, with jitter. */
+  backoffMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface Resource {
+  /** Plural resource name, e.g. `deployments`. */
+  name: string;
+  namespaced: boolean;
+  kind: string;
+  apiVersion: string;
+  verbs: string[];
+}
+
+export interface Response<T> {
+  status: number;
+  body: T;
+}
+
+type Query = Record<string, string | undefined>;
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
+
+export class KubeClient {
+  readonly server: URL;
+  private readonly conn: Connection;
+  private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
+  private readonly attempts: number;
+  private readonly backoffMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly groups = new Map<string, Promise<Resource[] | undefined>>();
+
+  constructor(conn: Connection, opts: ClientOptions = {}) {
+    this.conn = conn;
+    this.server = conn.server;
+    const isHttps = conn.server.protocol === 'https:';
+    const agentOpts: https.AgentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 16 };
+    if (isHttps) {
+      agentOpts.rejectUnauthorized = conn.rejectUnauthorized;
+      if (conn.ca) agentOpts.ca = conn.ca;
+      if (conn.cert) agentOpts.cert = conn.cert;
+      if (conn.key) agentOpts.key = conn.key;
+      if (conn.servername) agentOpts.servername = conn.servername;
+    }
+    this.agent = isHttps ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.attempts = opts.attempts ?? 4;
+    this.backoffMs = opts.backoffMs ?? 200;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One API call, retried where that is safe (every verb used here is idempotent). */
+  async request<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<Response<T>> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, v);
+    const url = new URL(this.server.href.replace(/\/$/, '') + path + (qs.size ? `?${qs}` : ''));
+    const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      let res: { status: number; headers: http.IncomingHttpHeaders; text: string };
+      try {
+        res = await this.once(method, url, body, opts.contentType ?? 'application/json');
+      } catch (e) {
+        lastErr = e;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code && RETRY_CODES.has(code) && attempt < this.attempts) {
+          await this.sleep(this.backoff(attempt));
+          continue;
+        }
+        throw new UnreachableError(this.server.origin, describeNetError(e), { cause: e });
+      }
+      if (res.status < 400) return { status: res.status, body: parseBody(res.text) as T };
+      if (RETRY_STATUS.has(res.status) && attempt < this.attempts) {
+        const after = retryAfter(res.headers['retry-after']);
+        await this.sleep(after ?? this.backoff(attempt));
+        continue;
+      }
+      throw apiError(res.status, res.text, method, path);
+    }
+    throw new UnreachableError(this.server.origin, describeNetError(lastErr));
+  }
+
+  private backoff(attempt: number): number {
+    const base = this.backoffMs * 2 ** (attempt - 1);
+    return base / 2 + Math.random() * base;
+  }
+
+  private once(
+    method: string,
+    url: URL,
+    body: string | undefined,
+    contentType: string,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'shipline', ...this.conn.headers };
+      if (body !== undefined) {
+        headers['Content-Type'] = contentType;
+        headers['Content-Length'] = String(Buffer.byteLength(body));
+      }
+      const mod = url.protocol === 'https:' ? https : http;
+      const req = mod.request(url, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', reject);
+      });
+      const timer = setTimeout(() => {
+        const e = new Error(`no answer within ${this.timeoutMs} ms`) as NodeJS.ErrnoException;
+        e.code = 'ETIMEDOUT';
+        req.destroy(e);
+      }, this.timeoutMs);
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      req.end(body);
+    });
+  }
+
+  /** Resources of one group/version, or undefined when the cluster does not serve it. */
+  resources(apiVersion: string): Promise<Resource[] | undefined> {
+    let p = this.groups.get(apiVersion);
+    if (!p) {
+      const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      p = this.request<{ resources?: { name: string; namespaced: boolean; kind: string; verbs?: string[] }[] }>('GET', path).then(
+        (r) =>
+          (r.body.resources ?? [])
+            .filter((x) => !x.name.includes('/'))
+            .map((x) => ({ name: x.name, namespaced: x.namespaced, kind: x.kind, apiVersion, verbs: x.verbs ?? [] })),
+        (e) => {
+          if (e instanceof ApiError && e.status === 404) return undefined;
+          this.groups.delete(apiVersion);
+          throw e;
+        },
+      );
+      this.groups.set(apiVersion, p);
+    }
+    return p;
+  }
+
+  /** Forgets what discovery said about a group/version (after a CRD is established). */
+  forget(apiVersion: string): void {
+    this.groups.delete(apiVersion);
+  }
+
+  async resourceFor(apiVersion: string, kind: string): Promise<Resource | undefined> {
+    return (await this.resources(apiVersion))?.find((r) => r.kind === kind);
+  }
+
+  /** Path of a collection (name undefined) or an object. */
+  static pathOf(r: Resource, namespace: string | undefined, name?: string): string {
+    const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
+    const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+    return `${base}${ns}/${r.name}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  }
+
+  /** The live object, or undefined when it does not exist. */
+  async get(r: Resource, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      return (await this.request<KubeObject>('GET', KubeClient.pathOf(r, namespace, name))).body;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  /** Server-side apply of one object. */
+  async apply(r: Resource, obj: KubeObject, opts: { fieldManager: string; force: boolean; dryRun: boolean }): Promise<KubeObject> {
+    const query: Query = { fieldManager: opts.fieldManager, force: String(opts.force) };
+    if (opts.dryRun) query.dryRun = 'All';
+    const res = await this.request<KubeObject>('PATCH', KubeClient.pathOf(r, obj.metadata.namespace, obj.metadata.name), {
+      query,
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+    });
+    return res.body;
+  }
+
+  async list(r: Resource, namespace: string | undefined, labelSelector: string): Promise<KubeObject[]> {
+    const res = await this.request<{ items?: KubeObject[] }>('GET', KubeClient.pathOf(r, namespace), { query: { labelSelector } });
+    return (res.body.items ?? []).map((o) => ({ ...o, apiVersion: r.apiVersion, kind: r.kind }));
+  }
+
+  async delete(r: Resource, namespace: string | undefined, name: string, dryRun: boolean): Promise<void> {
+    try {
+      await this.request('DELETE', KubeClient.pathOf(r, namespace, name), {
+        query: dryRun ? { dryRun: 'All' } : {},
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+      });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return;
+      throw e;
+    }
+  }
+}
+
+function parseBody(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function retryAfter(v: string | string[] | undefined): number | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  if (!s) return undefined;
+  if (/^\d+$/.test(s)) return Math.min(Number(s) * 1000, 30_000);
+  const at = Date.parse(s);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - Date.now()), 30_000);
+}
+
+function apiError(status: number, text: string, method: string, path: string): ApiError {
+  const body = parseBody(text);
+  if (isRecord(body) && body.kind === 'Status') {
+    const causes = isRecord(body.details) && Array.isArray(body.details.causes) ? body.details.causes : [];
+    return new ApiError({
+      status,
+      reason: typeof body.reason === 'string' && body.reason ? body.reason : String(status),
+      message: typeof body.message === 'string' ? body.message : `HTTP ${status}`,
+      method,
+      path,
+      details: causes,
+    });
+  }
+  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'NotFound' : String(status);
+  const snippet = typeof body === 'string' ? body.slice(0, 200).replace(/\s+/g, ' ').trim() : '';
+  return new ApiError({ status, reason, message: `HTTP ${status} from ${method} ${path}${snippet ? `: ${snippet}` : ''}`, method, path });
+}
+
+const NET_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'timed out',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: self-signed certificate (the kubeconfig lacks the cluster CA)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS: self-signed certificate in chain (the kubeconfig lacks the cluster CA)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: certificate not signed by the kubeconfig CA',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: certificate does not name this host',
+  CERT_HAS_EXPIRED: 'TLS: certificate has expired',
+};
+
+export function describeNetError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException | undefined;
+  const code = err?.code;
+  if (code && NET_REASONS[code]) return code === 'ETIMEDOUT' && err?.message ? `${err.message} (ETIMEDOUT)` : `${NET_REASONS[code]} (${code})`;
+  return err?.message ? `${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}` : String(e);
+}

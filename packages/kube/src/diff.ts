@@ -1,0 +1,97 @@
+// What a dry-run would change: the live object and the server's dry-run result, both stripped of
+// fields the server owns, compared as YAML lines.
+import { stringify } from 'yaml';
+import { isRecord, type KubeObject } from './object.ts';
+
+const SERVER_METADATA = ['managedFields', 'resourceVersion', 'uid', 'creationTimestamp', 'generation', 'selfLink'];
+
+/** A copy without status and server-set metadata, so a diff shows only what apply changes. */
+export function comparable(o: KubeObject): Record<string, unknown> {
+  const copy = structuredClone(o) as Record<string, unknown>;
+  delete copy.status;
+  if (isRecord(copy.metadata)) {
+    for (const k of SERVER_METADATA) delete copy.metadata[k];
+    if (isRecord(copy.metadata.annotations)) {
+      delete copy.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'];
+      delete copy.metadata.annotations['deployment.kubernetes.io/revision'];
+      if (Object.keys(copy.metadata.annotations).length === 0) delete copy.metadata.annotations;
+    }
+  }
+  return copy;
+}
+
+export function toYaml(o: unknown): string {
+  return stringify(o, { lineWidth: 0, sortMapEntries: true });
+}
+
+/** Unified-style line diff (`-` live, `+` after apply, two lines of context); empty when equal. */
+export function diffLines(before: string, after: string, context = 2): string {
+  const a = before === '' ? [] : before.replace(/\n$/, '').split('\n');
+  const b = after === '' ? [] : after.replace(/\n$/, '').split('\n');
+  const ops = lcsOps(a, b);
+  if (ops.every((o) => o.op === ' ')) return '';
+  const keep = new Array<boolean>(ops.length).fill(false);
+  ops.forEach((o, i) => {
+    if (o.op === ' ') return;
+    for (let j = Math.max(0, i - context); j <= Math.min(ops.length - 1, i + context); j++) keep[j] = true;
+  });
+  const out: string[] = [];
+  let skipped = false;
+  ops.forEach((o, i) => {
+    if (!keep[i]) {
+      skipped = true;
+      return;
+    }
+    if (skipped && out.length) out.push('  ...');
+    skipped = false;
+    out.push(`${o.op} ${o.line}`);
+  });
+  return out.join('\n');
+}
+
+function lcsOps(a: string[], b: string[]): { op: ' ' | '-' | '+'; line: string }[] {
+  // Trim the common head and tail first: most diffs are a few lines in a long object.
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let endA = a.length;
+  let endB = b.length;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--;
+    endB--;
+  }
+  const x = a.slice(start, endA);
+  const y = b.slice(start, endB);
+  const n = x.length;
+  const m = y.length;
+  const table: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      (table[i] as Uint32Array)[j] =
+        x[i] === y[j]
+          ? ((table[i + 1] as Uint32Array)[j + 1] as number) + 1
+          : Math.max((table[i + 1] as Uint32Array)[j] as number, (table[i] as Uint32Array)[j + 1] as number);
+    }
+  }
+  const mid: { op: ' ' | '-' | '+'; line: string }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (x[i] === y[j]) {
+      mid.push({ op: ' ', line: x[i] as string });
+      i++;
+      j++;
+    } else if (((table[i + 1] as Uint32Array)[j] as number) >= ((table[i] as Uint32Array)[j + 1] as number)) {
+      mid.push({ op: '-', line: x[i++] as string });
+    } else {
+      mid.push({ op: '+', line: y[j++] as string });
+    }
+  }
+  while (i < n) mid.push({ op: '-', line: x[i++] as string });
+  while (j < m) mid.push({ op: '+', line: y[j++] as string });
+  return [...a.slice(0, start).map((line) => ({ op: ' ' as const, line })), ...mid, ...a.slice(endA).map((line) => ({ op: ' ' as const, line }))];
+}
+
+/** The diff of one object: all `+` when it does not exist yet. */
+export function diffObject(live: KubeObject | undefined, next: KubeObject): string {
+  return diffLines(live ? toYaml(comparable(live)) : '', toYaml(comparable(next)));
+}

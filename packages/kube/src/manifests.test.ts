@@ -1,0 +1,96 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManifestError, ManifestSourceError } from './errors.ts';
+import { loadManifests, parseManifests, substituteVars } from './manifests.ts';
+
+let dir: string;
+const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n`;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'shipline-manifests-'));
+  mkdirSync(join(dir, 'app', 'nested'), { recursive: true });
+  mkdirSync(join(dir, 'kust'));
+  mkdirSync(join(dir, 'empty'));
+  writeFileSync(join(dir, 'app', 'b.yaml'), `${cm('b1')}---\n${cm('b2')}`);
+  writeFileSync(join(dir, 'app', 'a.yml'), cm('a'));
+  writeFileSync(join(dir, 'app', 'c.json'), JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }));
+  writeFileSync(join(dir, 'app', 'README.md'), '# not a manifest');
+  writeFileSync(join(dir, 'app', 'nested', 'd.yaml'), cm('d'));
+  writeFileSync(join(dir, 'kust', 'kustomization.yaml'), 'resources: []\n');
+  writeFileSync(join(dir, 'empty', 'notes.txt'), 'x');
+  writeFileSync(join(dir, 'vars.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${NAME}\ndata:\n  cmd: echo ${HOME} $${NAME}\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const names = async (sources: string[], vars?: Record<string, string>) =>
+  (await loadManifests(sources, { cwd: dir, vars, kustomize: async (d) => `${cm(`k-${d.split('/').at(-1)}`)}` })).map((m) => m.object.metadata.name);
+
+describe('loadManifests', () => {
+  it('reads a directory recursively, sorted, yaml/yml/json only', async () => {
+    expect(await names(['app'])).toEqual(['a', 'b1', 'b2', 'c', 'd']);
+  });
+  it('reads globs and never the same file twice', async () => {
+    expect(await names(['app/*.yaml', 'app/b.yaml', 'app/**/*.yaml'])).toEqual(['b1', 'b2', 'd']);
+  });
+  it('renders kustomization directories through the injected renderer', async () => {
+    expect(await names(['kust'])).toEqual(['k-kust']);
+  });
+  it('without a renderer a kustomization is a clear error', async () => {
+    await expect(loadManifests(['kust'], { cwd: dir })).rejects.toThrow(/kustomization directory and kubectl is not available/);
+  });
+  it('replaces declared variables only', async () => {
+    const [m] = await loadManifests(['vars.yaml'], { cwd: dir, vars: { NAME: 'from-var' } });
+    expect(m?.object.metadata.name).toBe('from-var');
+    expect((m?.object.data as { cmd: string } | undefined)?.cmd).toBe('echo ${HOME} $from-var');
+  });
+  it('names the source of each object with its line', async () => {
+    const all = await loadManifests(['app/b.yaml'], { cwd: dir });
+    expect(all.map((m) => m.source)).toEqual(['app/b.yaml:1', 'app/b.yaml:6']);
+  });
+  it.each([
+    ['missing.yaml', /"missing.yaml" does not exist/],
+    ['nothing/*.yaml', /matches no \.yaml, \.yml or \.json file/],
+    ['app/*.txt', /matches no/],
+    ['empty', /holds no \.yaml/],
+  ])('%s is refused', async (src, msg) => {
+    await expect(loadManifests([src], { cwd: dir })).rejects.toThrow(ManifestSourceError);
+    await expect(loadManifests([src], { cwd: dir })).rejects.toThrow(msg);
+  });
+});
+
+describe('parseManifests', () => {
+  it('skips empty documents and flattens Lists', () => {
+    const text = `---\n---\n${cm('x')}---\napiVersion: v1\nkind: List\nitems:\n- ${JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } })}\n`;
+    expect(parseManifests(text, 'f.yaml').map((m) => `${m.object.kind}/${m.object.metadata.name}`)).toEqual(['ConfigMap/x', 'Secret/s']);
+  });
+  it.each([
+    ['bad YAML', 'apiVersion: v1\nkind: [ConfigMap\n', /f\.yaml:\d+:\d+: invalid YAML/],
+    ['duplicate keys', 'apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: x}\n', /invalid YAML/],
+    ['no apiVersion', 'kind: ConfigMap\nmetadata: {name: x}\n', /apiVersion is missing/],
+    ['no kind', 'apiVersion: v1\nmetadata: {name: x}\n', /kind is missing/],
+    ['lowercase kind', 'apiVersion: v1\nkind: configmap\nmetadata: {name: x}\n', /is not a kind name/],
+    ['no metadata', 'apiVersion: v1\nkind: ConfigMap\n', /has no metadata/],
+    ['generateName', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n', /generateName cannot be applied/],
+    ['bad name', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "Bad Name"}\n', /not a valid object name/],
+    ['bad namespace', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: Shop_1}\n', /invalid metadata.namespace/],
+    ['a scalar document', 'just text\n', /must be a mapping/],
+    ['a list document', '- a\n- b\n', /not a list/],
+  ])('%s', (_why, text, msg) => {
+    expect(() => parseManifests(text, 'f.yaml')).toThrow(ManifestError);
+    expect(() => parseManifests(text, 'f.yaml')).toThrow(msg);
+  });
+  it('reports the line of the failing document', () => {
+    expect(() => parseManifests(`${cm('ok')}---\n\napiVersion: v1\nmetadata: {name: x}\n`, 'f.yaml')).toThrow(/^f\.yaml:7: kind is missing/);
+  });
+});
+
+describe('substituteVars', () => {
+  it.each([
+    ['${A}-${B}', { A: '1' }, '1-${B}'],
+    ['$A ${A}', { A: 'x' }, '$A x'],
+    ['${A}${A}', { A: '' }, ''],
+    ['${not-a-var}', { 'not-a-var': 'x' }, '${not-a-var}'],
+  ])('%s', (text, vars, want) => expect(substituteVars(text, vars)).toBe(want));
+});

@@ -1,0 +1,185 @@
+// Reading manifests: files, directories, globs and kustomizations of multi-document YAML (or JSON),
+// with declared `${KEY}` variables replaced before parsing.
+import { existsSync, globSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { ManifestError, ManifestSourceError } from './errors.ts';
+import { isRecord, type KubeObject } from './object.ts';
+
+export interface Manifest {
+  object: KubeObject;
+  /** Where it came from, for messages: `deploy/app.yaml:12` (line of the document's start). */
+  source: string;
+}
+
+export interface LoadOptions {
+  /** Paths, directories and globs are relative to this. */
+  cwd: string;
+  /** Declared variables: `${KEY}` is replaced by the value; undeclared `${...}` stay as written. */
+  vars?: Readonly<Record<string, string>>;
+  /** Renders a kustomization directory to multi-document YAML (e.g. `kubectl kustomize`). */
+  kustomize?: (dir: string) => Promise<string>;
+}
+
+const EXTENSIONS = /\.(ya?ml|json)$/i;
+const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+const GLOB_CHARS = /[*?[\]{}]/;
+
+/** Loads every object of every source, in the order given (files of a directory sorted by path). */
+export async function loadManifests(sources: readonly string[], opts: LoadOptions): Promise<Manifest[]> {
+  const out: Manifest[] = [];
+  const seen = new Set<string>();
+  for (const src of sources) {
+    for (const unit of resolveSource(src, opts.cwd)) {
+      if (seen.has(unit.path)) continue;
+      seen.add(unit.path);
+      const label = displayPath(unit.path, opts.cwd);
+      let text: string;
+      if (unit.kind === 'kustomization') {
+        if (!opts.kustomize) {
+          throw new ManifestSourceError(
+            src,
+            `${label} is a kustomization directory and kubectl is not available to render it`,
+            'put kubectl on PATH (it renders kustomizations) or give the rendered manifests',
+          );
+        }
+        text = await opts.kustomize(unit.path);
+      } else {
+        text = readFileSync(unit.path, 'utf8');
+      }
+      out.push(...parseManifests(substituteVars(text, opts.vars ?? {}), label));
+    }
+  }
+  return out;
+}
+
+interface Unit {
+  kind: 'file' | 'kustomization';
+  path: string;
+}
+
+/** Files (or kustomization directories) a source names; throws when it names none. */
+export function resolveSource(src: string, cwd: string): Unit[] {
+  if (GLOB_CHARS.test(src)) {
+    let matches: string[];
+    try {
+      matches = globSync(src, { cwd });
+    } catch (e) {
+      throw new ManifestSourceError(
+        src,
+        `glob ${JSON.stringify(src)} is not valid: ${e instanceof Error ? e.message : String(e)}`,
+        'use *, ** and ? wildcards, e.g. k8s/**/*.yaml',
+      );
+    }
+    const files = matches
+      .map((m) => resolve(cwd, m))
+      .filter((p) => statSync(p).isFile() && EXTENSIONS.test(p))
+      .sort();
+    if (files.length === 0) {
+      throw new ManifestSourceError(src, `glob ${JSON.stringify(src)} matches no .yaml, .yml or .json file`, `check the pattern; it is relative to ${cwd}`);
+    }
+    return files.map((path) => ({ kind: 'file', path }));
+  }
+  const path = resolve(cwd, src);
+  if (!existsSync(path)) throw new ManifestSourceError(src, `${JSON.stringify(src)} does not exist`, `give a file, directory or glob relative to ${cwd}`);
+  const st = statSync(path);
+  if (st.isFile()) return [{ kind: 'file', path }];
+  if (!st.isDirectory()) throw new ManifestSourceError(src, `${JSON.stringify(src)} is neither a file nor a directory`, 'give a file, directory or glob');
+  const units = walk(path);
+  if (units.length === 0)
+    throw new ManifestSourceError(src, `directory ${JSON.stringify(src)} holds no .yaml, .yml or .json file`, 'point at the folder that holds the manifests');
+  return units;
+}
+
+// A directory holding a kustomization is one unit: its files are inputs of kustomize, not manifests.
+function walk(dir: string): Unit[] {
+  if (KUSTOMIZATION.some((k) => existsSync(join(dir, k)))) return [{ kind: 'kustomization', path: dir }];
+  const out: Unit[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else if (e.isFile() && EXTENSIONS.test(e.name)) out.push({ kind: 'file', path: p });
+  }
+  return out;
+}
+
+function displayPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${KEY}` for declared keys only, so shell-like text meant for the container survives. */
+export function substituteVars(text: string, vars: Readonly<Record<string, string>>): string {
+  return text.replace(VAR, (whole, key: string) => (Object.hasOwn(vars, key) ? (vars[key] as string) : whole));
+}
+
+/** Parses multi-document YAML (JSON is YAML too) into objects; `List` kinds are flattened. */
+export function parseManifests(text: string, label: string): Manifest[] {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (!Array.isArray(docs)) {
+    // An empty stream parses to an empty List-like value.
+    return [];
+  }
+  const out: Manifest[] = [];
+  docs.forEach((doc, i) => {
+    const start = doc.range?.[0] ?? 0;
+    const source = `${label}:${lines.linePos(doc.contents?.range?.[0] ?? start).line}`;
+    const err = doc.errors[0];
+    if (err) {
+      const at = lines.linePos(err.pos[0]);
+      throw new ManifestError(`${label}:${at.line}:${at.col}`, `invalid YAML: ${firstLine(err.message)}`, 'fix the YAML syntax at that line');
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      throw new ManifestError(source, `cannot read document ${i + 1}: ${e instanceof Error ? firstLine(e.message) : String(e)}`);
+    }
+    if (value === null || value === undefined) return;
+    out.push(...toObjects(value, source));
+  });
+  return out;
+}
+
+function toObjects(value: unknown, source: string): Manifest[] {
+  if (!isRecord(value))
+    throw new ManifestError(source, `a manifest must be a mapping with apiVersion and kind, not ${Array.isArray(value) ? 'a list' : typeof value}`);
+  if (typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
+    return value.items.flatMap((item, i) => toObjects(item, `${source} (item ${i + 1})`));
+  }
+  return [{ object: checkObject(value, source), source }];
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function checkObject(v: Record<string, unknown>, source: string): KubeObject {
+  if (typeof v.apiVersion !== 'string' || v.apiVersion === '')
+    throw new ManifestError(source, 'apiVersion is missing', 'every object needs apiVersion and kind, e.g. apps/v1 and Deployment');
+  if (typeof v.kind !== 'string' || v.kind === '')
+    throw new ManifestError(source, 'kind is missing', 'every object needs apiVersion and kind, e.g. apps/v1 and Deployment');
+  if (!/^[A-Z][A-Za-z0-9]*$/.test(v.kind))
+    throw new ManifestError(source, `kind ${JSON.stringify(v.kind)} is not a kind name`, 'kinds are CamelCase words such as Deployment');
+  if (!isRecord(v.metadata)) throw new ManifestError(source, `${v.kind} has no metadata`, 'add metadata.name');
+  const name = v.metadata.name;
+  if (typeof name !== 'string' || name === '') {
+    const gen = typeof v.metadata.generateName === 'string' ? ' (generateName cannot be applied: each run would make a new object)' : '';
+    throw new ManifestError(source, `${v.kind} has no metadata.name${gen}`, 'give every object a fixed metadata.name');
+  }
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name.toLowerCase())) {
+    throw new ManifestError(source, `${v.kind} name ${JSON.stringify(name)} is not a valid object name`, 'use lowercase letters, digits, "-" and "."');
+  }
+  const ns = v.metadata.namespace;
+  if (ns !== undefined && (typeof ns !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns))) {
+    throw new ManifestError(source, `${v.kind} ${name} has an invalid metadata.namespace ${JSON.stringify(ns)}`, 'namespaces are lowercase DNS labels');
+  }
+  return v as KubeObject;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]?.trim() ?? s;
+}
