@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { availableParallelism } from 'node:os';
 import zlib from 'node:zlib';
+import { createLimiter } from './limiter.ts';
 import { OciError } from './errors.ts';
 
 export type Compression =
@@ -93,12 +95,18 @@ export function sampleEntropy(block: Buffer, sampleSize = 16 * 1024): number {
 // pigz bail out early; zlib does not), so such blocks are stored: same bytes out, ~free.
 const INCOMPRESSIBLE_BITS = 7.97;
 
+// One block per core at a time: more only thrashes the thread pool (and starves the sockets
+// that share it); queued blocks wait here, in order.
+const compressSlots = createLimiter(Math.max(1, availableParallelism()));
+
 function compressBlock(c: Compression, block: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  return compressSlots(() => new Promise<Buffer>((resolve, reject) => {
     const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));
-    if (c.algorithm === 'gzip') zlib.gzip(block, { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : c.level ?? 6, memLevel: 9 }, done);
-    else zlib.zstdCompress(block, { params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
-  });
+    // A large chunkSize: zlib's convenience API returns to the main thread once per chunk.
+    const chunkSize = Math.max(64 * 1024, Math.min(block.length + 1024, 8 * 1024 * 1024));
+    if (c.algorithm === 'gzip') zlib.gzip(block, { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : c.level ?? 6, memLevel: 9, chunkSize }, done);
+    else zlib.zstdCompress(block, { chunkSize, params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
+  }));
 }
 
 /** Default size of independently compressed blocks (see LayerCompressor). */
@@ -157,8 +165,9 @@ export class LayerCompressor {
     this.rawHash.update(chunk);
     this.rawSize += chunk.length;
     this.budget.add(chunk.length);
-    // Copy: the tar reader hands out views into its own buffer.
-    const copy = Buffer.from(chunk);
+    // No copy: the tar reader hands out views of buffers it never reuses, and flush() copies
+    // them into the block anyway.
+    const copy = chunk;
     if (this.stream) {
       this.stream.write(copy, () => this.budget.release(copy.length));
     } else {
