@@ -10,6 +10,11 @@ export interface Blob {
    * destination and per retry, so it must be cheap to call again (file or memory).
    */
   open(range?: { start: number; end: number }): Readable;
+  /**
+   * Set once the bytes are known to hash to `digest` (computed by us, or checked on a first
+   * upload), so further uploads of the same blob skip hashing.
+   */
+  verified?: boolean;
 }
 
 /** A manifest or index exactly as it will be pushed. */
