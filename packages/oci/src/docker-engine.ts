@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION } from './compress.ts';
+import { sha256Digest } from './digest.ts';
 import { dockerArchiveSource, type DockerArchiveOptions } from './docker-archive.ts';
 import { OciError } from './errors.ts';
 import type { ImageSource } from './source.ts';
@@ -84,6 +89,11 @@ export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'ex
   image: string;
   /** DOCKER_HOST-style address; default the environment's DOCKER_HOST or /var/run/docker.sock. */
   dockerHost?: string;
+  /**
+   * Directory where the manifest made for an image ID is remembered, so pushing the same image
+   * again (from a fresh process) skips the export when the registry has every blob.
+   */
+  cacheDir?: string;
 }
 
 /**
@@ -93,12 +103,34 @@ export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'ex
 export async function dockerImageSource(options: DockerImageSourceOptions): Promise<ImageSource & { imageId: string }> {
   const ep = dockerEndpoint(options.dockerHost);
   const info = await inspectDockerImage(ep, options.image);
-  const { image: _i, dockerHost: _d, ...archive } = options;
+  const { image: _i, dockerHost: _d, cacheDir, ...archive } = options;
   // Export by ID so a tag moved by a concurrent build can't change what we push.
   const source = dockerArchiveSource(() => exportDockerImage(ep, info.id), {
     ...archive,
     expectConfigDigest: info.id,
     description: `docker:${options.image}`,
   });
+  if (cacheDir !== undefined) {
+    const file = path.join(cacheDir, `docker-${createHash('sha256').update(JSON.stringify([info.id, archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE])).digest('hex').slice(0, 40)}.json`);
+    source.cached = async () => {
+      let saved: { mediaType: string; manifest: string };
+      try {
+        saved = JSON.parse(await readFile(file, 'utf8')) as typeof saved;
+      } catch {
+        return undefined;
+      }
+      const bytes = Buffer.from(saved.manifest, 'base64');
+      const doc = JSON.parse(bytes.toString('utf8')) as { config?: { digest?: string } };
+      // Only trust a record that still describes this very image.
+      if (doc.config?.digest !== info.id) return undefined;
+      return { root: { digest: sha256Digest(bytes), mediaType: saved.mediaType, bytes }, children: [], configDigest: info.id };
+    };
+    source.pushed = async (m) => {
+      await mkdir(cacheDir, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify({ mediaType: m.root.mediaType, manifest: m.root.bytes.toString('base64') }));
+      await rename(tmp, file);
+    };
+  }
   return Object.assign(source, { imageId: info.id });
 }

@@ -81,7 +81,8 @@ describe('push from the docker image store (dockerd over its socket)', () => {
     const fx = makeDockerSave([400_000, 1_500_000, 20_000], 'legacy', { text: true, repoTag: tag });
     await dockerLoad(fx.tar);
     const repo = `${stack.registry}/${uniqueRepo('oci/from-docker')}`;
-    const source = await dockerImageSource({ image: tag, dockerHost: stack.dockerHost });
+    const cacheDir = path.join(work, 'cache');
+    const source = await dockerImageSource({ image: tag, dockerHost: stack.dockerHost, cacheDir });
     expect(source.imageId).toBe(fx.configDigest);
     const result = await pushImage({ source, destinations: [`${repo}:1`], credentials: creds() });
     expect(result.configDigest).toBe(fx.configDigest);
@@ -92,6 +93,17 @@ describe('push from the docker image store (dockerd over its socket)', () => {
     const again = await pushImage({ source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost }), destinations: [`${repo}:1`], credentials: creds() });
     expect(again.pushedBytes).toBe(0);
     expect(again.digest).toBe(result.digest);
+    // With the manifest remembered, the image is not even exported again.
+    const lines: string[] = [];
+    const t0 = performance.now();
+    const cachedPush = await pushImage({ source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost, cacheDir }), destinations: [`${repo}:1`, `${repo}:2`], credentials: creds(), log: (l) => lines.push(l) });
+    const ms = performance.now() - t0;
+    expect(lines.some((l) => l.includes('pushing manifests only'))).toBe(true);
+    expect(cachedPush.digest).toBe(result.digest);
+    expect(cachedPush.pushedBytes).toBe(0);
+    expect(cachedPush.refs).toEqual([`${repo}:1@${result.digest}`, `${repo}:2@${result.digest}`]);
+    expect((await skopeoRaw(`${repo}:2`)).digest).toBe(result.digest);
+    expect(ms).toBeLessThan(2000);
     await dockerRemove(tag);
   });
 

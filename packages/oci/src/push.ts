@@ -5,7 +5,7 @@ import { OciError } from './errors.ts';
 import { createLimiter } from './limiter.ts';
 import { parseReference, repositoryName, type ImageReference } from './reference.ts';
 import { defaultSleep, withRetry, type RetryInfo } from './retry.ts';
-import type { Blob, ImageSource } from './source.ts';
+import type { Blob, ImageManifests, ImageSource } from './source.ts';
 import { createNodeTransport, type Transport } from './transport.ts';
 import type { BackoffOptions } from './backoff.ts';
 
@@ -204,13 +204,26 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     }
   };
 
+  // A source that remembers its manifests lets a re-push skip reading the image entirely.
+  const preview = await options.source.cached?.().catch(() => undefined);
+  let manifestsFromCache: ImageManifests | undefined;
+  if (preview) {
+    const needed = blobsOf(preview);
+    const present = await Promise.all(targets.flatMap((t) => needed.map((d) => limiters.get(t.registry)!(() => clients.get(t.registry)!.hasBlob(t.repository, d)))));
+    if (needed.length > 0 && present.every((p) => p !== undefined)) {
+      manifestsFromCache = preview;
+      reusedBlobs += present.length;
+      log(`all ${needed.length} blobs already present in every destination; pushing manifests only`);
+    }
+  }
+
   const tasks: Promise<void>[] = [];
   const track = (p: Promise<void>) => {
     tasks.push(p.catch((err) => { failed ??= err; }));
   };
   const seenDigests = new Set<string>();
   try {
-    for await (const blob of options.source.blobs()) {
+    for await (const blob of manifestsFromCache ? [] : options.source.blobs()) {
       if (failed) break;
       if (seenDigests.has(blob.digest)) continue;
       seenDigests.add(blob.digest);
@@ -222,7 +235,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   await Promise.all(tasks);
   if (failed) throw failed;
 
-  const manifests = await options.source.manifests();
+  const manifests = manifestsFromCache ?? await options.source.manifests();
   const digest = manifests.root.digest;
   for (const t of targets) {
     for (const d of t.digests) {
@@ -247,6 +260,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     return out;
   }));
   const refs = perTarget.flat();
+  await options.source.pushed?.(manifests).catch((err: unknown) => log(`could not remember the manifests: ${(err as Error).message}`));
   const result: PushResult = {
     digest,
     mediaType: manifests.root.mediaType,
@@ -258,4 +272,11 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   };
   if (manifests.configDigest !== undefined) result.configDigest = manifests.configDigest;
   return result;
+}
+
+/** Config and layer digests of a single-platform image's manifest (empty for an index). */
+function blobsOf(m: ImageManifests): string[] {
+  const doc = JSON.parse(m.root.bytes.toString('utf8')) as { config?: { digest: string }; layers?: Array<{ digest: string }>; manifests?: unknown };
+  if (!doc.config || doc.manifests) return [];
+  return [doc.config.digest, ...(doc.layers ?? []).map((l) => l.digest)];
 }

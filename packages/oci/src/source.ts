@@ -45,4 +45,12 @@ export interface ImageSource {
   manifests(): Promise<ImageManifests>;
   /** Release what the source holds (sockets, buffers). */
   close?(): Promise<void>;
+  /**
+   * Manifests known without reading the image (e.g. remembered from an earlier push of the
+   * same image ID). When every blob they name is already in every destination, the pusher
+   * pushes only the manifests and never calls blobs().
+   */
+  cached?(): Promise<ImageManifests | undefined>;
+  /** Told after a successful push, e.g. to remember the manifests for next time. */
+  pushed?(manifests: ImageManifests): Promise<void>;
 }
