@@ -158,80 +158,67 @@ export function dotenvKey(prefix: string, name: string): string {
 }
 
 /** GitHub Actions (and act): INPUT_* variables, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, workflow commands. */
-export class GitHubHost implements Host {
+export class GitHubHost extends BaseHost {
   readonly kind = 'github' as const;
-  private readonly masker = new Masker();
-  private depth = 0;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly write: Write;
 
   constructor(env: NodeJS.ProcessEnv = process.env, write: Write = (t) => void process.stdout.write(t)) {
+    super(new Map(), write, write);
     this.env = env;
-    this.write = write;
   }
 
-  input(name: string): string | undefined {
+  override input(name: string): string | undefined {
     return this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
   }
 
-  mask(secret: string): void {
+  override mask(secret: string): void {
     const before = new Set(this.masker.values);
     this.masker.add(secret);
-    for (const s of this.masker.values) if (!before.has(s)) this.write(command('add-mask', s));
+    for (const s of this.masker.values) if (!before.has(s)) this.out(command('add-mask', s));
   }
 
-  private clean(message: string): string {
-    return this.masker.redact(message);
-  }
-
-  setOutput(name: string, value: string): void {
+  override setOutput(name: string, value: string): void {
     const v = this.clean(value);
     const file = this.env.GITHUB_OUTPUT;
     if (file) appendFileCommand(file, fileCommandEntry(name, v));
-    else this.write(`${EOL}${command('set-output', v, { name })}`);
+    else this.out(`${EOL}${command('set-output', v, { name })}`);
   }
 
-  info(message: string): void {
-    this.write(`${this.clean(message)}${EOL}`);
+  override info(message: string): void {
+    this.out(`${this.clean(message)}${EOL}`);
   }
 
-  warning(message: string): void {
-    this.write(command('warning', this.clean(message)));
+  override warning(message: string): void {
+    this.out(command('warning', this.clean(message)));
   }
 
-  error(message: string): void {
-    this.write(command('error', this.clean(message)));
+  override error(message: string): void {
+    this.out(command('error', this.clean(message)));
   }
 
-  notice(message: string): void {
-    this.write(command('notice', this.clean(message)));
+  override notice(message: string): void {
+    this.out(command('notice', this.clean(message)));
   }
 
-  debug(message: string): void {
-    this.write(command('debug', this.clean(message)));
+  override debug(message: string): void {
+    this.out(command('debug', this.clean(message)));
   }
 
-  async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
-    // GitHub does not nest groups: inner ones become plain lines.
-    const outer = this.depth === 0;
-    if (outer) this.write(command('group', this.clean(title)));
-    else this.info(title);
-    this.depth++;
-    try {
-      return await fn();
-    } finally {
-      this.depth--;
-      if (outer) this.write(command('endgroup', ''));
-    }
+  // GitHub does not nest groups: BaseHost turns inner ones into plain lines.
+  protected override openGroup(title: string): void {
+    this.out(command('group', title));
   }
 
-  async writeSummary(summary: Summary): Promise<void> {
+  protected override closeGroup(): void {
+    this.out(command('endgroup', ''));
+  }
+
+  override async writeSummary(summary: Summary): Promise<void> {
     const path = this.env.GITHUB_STEP_SUMMARY;
-    if (!path) return;
-    appendFileCommand(path, this.clean(summary.toMarkdown()));
+    if (path) appendFileCommand(path, this.clean(summary.toMarkdown()));
   }
 
-  async finish(): Promise<void> {}
+  override async finish(): Promise<void> {}
 }
 
 /** For tests: a host that records everything. */
