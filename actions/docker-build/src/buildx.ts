@@ -1,0 +1,236 @@
+// docker buildx as a typed tool: option objects in, argument arrays out, one exec wrapper.
+// Argument building is pure (unit-tested); the class only runs what it builds.
+import type { Exec, ExecResult } from './exec.ts';
+
+export const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
+
+export type CacheSpec = { type: 'local'; src?: string; dest: string } | { type: 'registry'; ref: string; insecure: boolean } | { type: 'none' };
+
+export interface BuildOptions {
+  context: string;
+  file: string | undefined;
+  target: string | undefined;
+  buildArgs: readonly { name: string; value: string }[];
+  /** id → path of a file holding the secret (never the value itself). */
+  secretFiles: readonly { id: string; path: string }[];
+  labels: Readonly<Record<string, string>>;
+  annotations: readonly string[];
+  tags: readonly string[];
+  noCache: boolean;
+  pull: boolean;
+  platforms: readonly string[];
+  builder: string | undefined;
+  cache: CacheSpec;
+  load: boolean;
+  ociLayout: string | undefined;
+  metadataFile: string;
+}
+
+function csvField(s: string): string {
+  // buildx reads --output/--cache-* values as CSV: quote a field holding a comma or quote.
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function kv(entries: [string, string][]): string {
+  return entries.map(([k, v]) => csvField(`${k}=${v}`)).join(',');
+}
+
+/** The argument array of `docker buildx build` (without `docker`). */
+export function buildArgs(o: BuildOptions): string[] {
+  const a = ['buildx', 'build'];
+  if (o.builder) a.push('--builder', o.builder);
+  a.push('--progress', 'rawjson', '--metadata-file', o.metadataFile);
+  // Attestations would turn a one-platform image into an index with an unknown/unknown entry;
+  // registry-push and `docker run` want the image itself.
+  a.push('--provenance', 'false', '--sbom', 'false');
+  if (o.file) a.push('--file', o.file);
+  if (o.target) a.push('--target', o.target);
+  for (const b of o.buildArgs) a.push('--build-arg', `${b.name}=${b.value}`);
+  for (const s of o.secretFiles)
+    a.push(
+      '--secret',
+      kv([
+        ['id', s.id],
+        ['src', s.path],
+      ]),
+    );
+  for (const [k, v] of Object.entries(o.labels)) a.push('--label', `${k}=${v}`);
+  for (const an of o.annotations) a.push('--annotation', an);
+  for (const t of o.tags) a.push('--tag', t);
+  if (o.noCache) a.push('--no-cache');
+  if (o.pull) a.push('--pull');
+  if (o.platforms.length) a.push('--platform', o.platforms.join(','));
+  const c = o.cache;
+  if (c.type === 'local') {
+    if (c.src)
+      a.push(
+        '--cache-from',
+        kv([
+          ['type', 'local'],
+          ['src', c.src],
+        ]),
+      );
+    a.push(
+      '--cache-to',
+      kv([
+        ['type', 'local'],
+        ['dest', c.dest],
+        ['mode', 'max'],
+      ]),
+    );
+  } else if (c.type === 'registry') {
+    const insecure: [string, string][] = c.insecure ? [['registry.insecure', 'true']] : [];
+    a.push('--cache-from', kv([['type', 'registry'], ['ref', c.ref], ...insecure]));
+    a.push('--cache-to', kv([['type', 'registry'], ['ref', c.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ...insecure]));
+  }
+  if (o.load) a.push('--output', 'type=docker');
+  if (o.ociLayout)
+    a.push(
+      '--output',
+      kv([
+        ['type', 'oci'],
+        ['dest', o.ociLayout],
+        ['tar', 'false'],
+      ]),
+    );
+  a.push(o.context);
+  return a;
+}
+
+export interface BuilderInfo {
+  name: string;
+  driver: string;
+  status: string | undefined;
+  platforms: string[];
+  buildkitVersion: string | undefined;
+}
+
+/**
+ * Parses `docker buildx inspect` text. The first node's Status/Platforms count: builders made here
+ * have one node, and the docker driver has exactly one.
+ */
+export function parseInspect(text: string): BuilderInfo | undefined {
+  const field = (key: string) => {
+    const m = new RegExp(`^${key}:[ \\t]*(.*)$`, 'mi').exec(text);
+    return m ? (m[1] as string).trim() : undefined;
+  };
+  const name = field('Name');
+  const driver = field('Driver');
+  if (!name || !driver) return undefined;
+  const platforms = (field('Platforms') ?? '')
+    .split(',')
+    .map((p) => p.trim().replace(/\*$/, ''))
+    .filter((p) => p !== '');
+  return { name, driver, status: field('Status'), platforms, buildkitVersion: field('BuildKit version') ?? field('BuildKit') };
+}
+
+/** `linux/amd64` and `linux/amd64/v1`… are one platform to a builder; compare normalised. */
+export function normalizePlatform(p: string): string {
+  const parts = p.trim().toLowerCase().split('/');
+  if (parts[1] === 'x86_64' || parts[1] === 'x86-64') parts[1] = 'amd64';
+  if (parts[1] === 'aarch64') parts[1] = 'arm64';
+  if (parts[1] === 'amd64' && parts[2] === 'v1') parts.length = 2;
+  if (parts[1] === 'arm64' && parts[2] === 'v8') parts.length = 2;
+  return parts.join('/');
+}
+
+/** Requested platforms the builder cannot run; `linux/arm` matches `linux/arm/v7` and the like. */
+export function unsupportedPlatforms(requested: readonly string[], available: readonly string[]): string[] {
+  const have = available.map(normalizePlatform);
+  return requested.filter((r) => {
+    const n = normalizePlatform(r);
+    return !have.some((h) => h === n || h.startsWith(`${n}/`));
+  });
+}
+
+/** What a build needs from its builder; the docker driver of a classic dockerd can do none of it. */
+export interface BuilderNeeds {
+  cacheExport: boolean;
+  ociLayout: boolean;
+  multiPlatform: boolean;
+  annotations: boolean;
+}
+
+export function needsContainerDriver(n: BuilderNeeds): string | undefined {
+  if (n.cacheExport) return 'cache export';
+  if (n.ociLayout) return 'an OCI layout output';
+  if (n.multiPlatform) return 'several platforms';
+  if (n.annotations) return 'annotations';
+  return undefined;
+}
+
+export function createArgs(name: string, image: string): string[] {
+  // network=host: the builder must reach registries on the runner's loopback (127.0.0.1:5000)
+  // the same way dockerd does, as setup-buildx-action's users do with `driver-opts: network=host`.
+  return ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', `image=${image}`, '--driver-opt', 'network=host', '--bootstrap'];
+}
+
+export class BuildxError extends Error {
+  readonly result: ExecResult;
+  constructor(message: string, result: ExecResult) {
+    super(message);
+    this.name = 'BuildxError';
+    this.result = result;
+  }
+}
+
+/** The docker CLI with its buildx plugin. */
+export class Buildx {
+  private readonly exec: Exec;
+  private readonly docker: string;
+
+  constructor(exec: Exec, docker = 'docker') {
+    this.exec = exec;
+    this.docker = docker;
+  }
+
+  private async run(args: string[], what: string): Promise<ExecResult> {
+    const r = await this.exec(this.docker, args);
+    if (r.notFound) throw new BuildxError(`${this.docker} is not installed (needed to ${what})`, r);
+    if (r.code !== 0) throw new BuildxError(`${this.docker} ${args.slice(0, 2).join(' ')} failed: ${lastLines(r.stderr || r.stdout)}`, r);
+    return r;
+  }
+
+  /** `github.com/docker/buildx v0.38.2 …` → `v0.38.2`; throws when buildx is missing. */
+  async version(): Promise<string> {
+    const r = await this.run(['buildx', 'version'], 'find docker buildx');
+    return /\bv?\d+\.\d+\.\d+\S*/.exec(r.stdout)?.[0] ?? r.stdout.trim();
+  }
+
+  /** The builder's facts, or undefined when no builder has that name. */
+  async inspect(name?: string, bootstrap = false): Promise<BuilderInfo | undefined> {
+    const args = ['buildx', 'inspect'];
+    if (bootstrap) args.push('--bootstrap');
+    if (name) args.push(name);
+    const r = await this.exec(this.docker, args);
+    if (r.notFound) throw new BuildxError(`${this.docker} is not installed`, r);
+    if (r.code !== 0) {
+      if (/no builder .* found|not found/i.test(r.stderr)) return undefined;
+      throw new BuildxError(`docker buildx inspect failed: ${lastLines(r.stderr)}`, r);
+    }
+    return parseInspect(r.stdout);
+  }
+
+  async create(name: string, image: string): Promise<void> {
+    await this.run(createArgs(name, image), 'create a builder');
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    const r = await this.exec(this.docker, ['image', 'inspect', '--format', '{{.Id}}', ref]);
+    return r.code === 0;
+  }
+
+  /** Runs a build; progress lines (rawjson) go to `onProgress`. Never throws for a failed build. */
+  build(options: BuildOptions, onProgress: (line: string) => void): Promise<ExecResult> {
+    return this.exec(this.docker, buildArgs(options), { onStderrLine: onProgress, onStdoutLine: onProgress });
+  }
+}
+
+export function lastLines(text: string, n = 5): string {
+  return text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-n)
+    .join(' | ');
+}

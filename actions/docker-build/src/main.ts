@@ -1,0 +1,4 @@
+import { runOnGitHub } from '@shipline/kit';
+import { dockerBuild } from './action.ts';
+
+await runOnGitHub(dockerBuild);
