@@ -114,8 +114,12 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     verified: true,
   });
 
+  let opened: Readable | undefined;
+  let closed = false;
   const consume = async (): Promise<ImageManifests> => {
     const stream = await open();
+    opened = stream;
+    if (closed) stream.destroy();
     const emitted = new Set<string>();
     const emit = (b: Blob) => {
       if (emitted.has(b.digest)) return;
@@ -255,6 +259,10 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       return queue[Symbol.asyncIterator]();
     },
     manifests: () => start(),
+    close: async () => {
+      closed = true;
+      opened?.destroy();
+    },
   };
 }
 

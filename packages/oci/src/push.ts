@@ -189,10 +189,20 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
         }
         let sent = 0;
         progress('uploading', 0);
-        await client.uploadBlob(t.repository, blob, (n) => {
+        const onBytes = (n: number) => {
           sent += n;
           progress('uploading', sent);
-        });
+        };
+        try {
+          await client.uploadBlob(t.repository, blob, onBytes);
+        } catch (err) {
+          // A registry that lost the upload session (restart, load balancer switch) answers
+          // 404/416 to the next request of that session: start the upload once more.
+          const status = (err as { status?: number }).status;
+          if (status !== 404 && status !== 416) throw err;
+          log(`restarting the upload of ${blob.digest} to ${t.name} (HTTP ${status})`);
+          await client.uploadBlob(t.repository, blob, onBytes);
+        }
         pushedBytes += blob.size;
         uploadedBlobs++;
         progress('uploaded', sent);
@@ -217,61 +227,70 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     }
   }
 
-  const tasks: Promise<void>[] = [];
-  const track = (p: Promise<void>) => {
-    tasks.push(p.catch((err) => { failed ??= err; }));
-  };
-  const seenDigests = new Set<string>();
   try {
-    for await (const blob of manifestsFromCache ? [] : options.source.blobs()) {
-      if (failed) break;
-      if (seenDigests.has(blob.digest)) continue;
-      seenDigests.add(blob.digest);
-      for (const t of targets) track(pushBlobTo(t, blob));
-    }
-  } catch (err) {
-    failed ??= err;
+    return await pushWithClients();
+  } finally {
+    // Stop an export still streaming after a failure, and free held buffers.
+    await options.source.close?.().catch(() => {});
   }
-  await Promise.all(tasks);
-  if (failed) throw failed;
 
-  const manifests = manifestsFromCache ?? await options.source.manifests();
-  const digest = manifests.root.digest;
-  for (const t of targets) {
-    for (const d of t.digests) {
-      if (d !== digest) {
-        throw new OciError(`destination ${t.name}@${d} does not match the image, whose digest is ${digest}`, 'drop the @digest from the destination or use the image\'s digest');
+  async function pushWithClients(): Promise<PushResult> {
+    const tasks: Promise<void>[] = [];
+    const track = (p: Promise<void>) => {
+      tasks.push(p.catch((err) => { failed ??= err; }));
+    };
+    const seenDigests = new Set<string>();
+    try {
+      for await (const blob of manifestsFromCache ? [] : options.source.blobs()) {
+        if (failed) break;
+        if (seenDigests.has(blob.digest)) continue;
+        seenDigests.add(blob.digest);
+        for (const t of targets) track(pushBlobTo(t, blob));
+      }
+    } catch (err) {
+      failed ??= err;
+    }
+    await Promise.all(tasks);
+    if (failed) throw failed;
+
+    const manifests = manifestsFromCache ?? await options.source.manifests();
+    const digest = manifests.root.digest;
+    for (const t of targets) {
+      for (const d of t.digests) {
+        if (d !== digest) {
+          throw new OciError(`destination ${t.name}@${d} does not match the image, whose digest is ${digest}`, 'drop the @digest from the destination or use the image\'s digest');
+        }
       }
     }
+    const perTarget = await Promise.all(targets.map(async (t) => {
+      const client = clients.get(t.registry)!;
+      for (const child of manifests.children) await client.putManifest(t.repository, child.digest, child);
+      const out: string[] = [];
+      if (t.tags.length === 0) {
+        await client.putManifest(t.repository, digest, manifests.root);
+        out.push(`${t.name}@${digest}`);
+      }
+      for (const tag of t.tags) {
+        await client.putManifest(t.repository, tag, manifests.root);
+        out.push(`${t.name}:${tag}@${digest}`);
+        log(`pushed ${t.name}:${tag}@${digest}`);
+      }
+      return out;
+    }));
+    const refs = perTarget.flat();
+    await options.source.pushed?.(manifests).catch((err: unknown) => log(`could not remember the manifests: ${(err as Error).message}`));
+    const result: PushResult = {
+      digest,
+      mediaType: manifests.root.mediaType,
+      refs,
+      pushedBytes,
+      reusedBlobs,
+      uploadedBlobs,
+      durationMs: now() - started,
+    };
+    if (manifests.configDigest !== undefined) result.configDigest = manifests.configDigest;
+    return result;
   }
-  const perTarget = await Promise.all(targets.map(async (t) => {
-    const client = clients.get(t.registry)!;
-    for (const child of manifests.children) await client.putManifest(t.repository, child.digest, child);
-    const out: string[] = [];
-    if (t.tags.length === 0) {
-      await client.putManifest(t.repository, digest, manifests.root);
-      out.push(`${t.name}@${digest}`);
-    }
-    for (const tag of t.tags) {
-      await client.putManifest(t.repository, tag, manifests.root);
-      out.push(`${t.name}:${tag}@${digest}`);
-      log(`pushed ${t.name}:${tag}@${digest}`);
-    }
-    return out;
-  }));
-  const refs = perTarget.flat();
-  await options.source.pushed?.(manifests).catch((err: unknown) => log(`could not remember the manifests: ${(err as Error).message}`));
-  const result: PushResult = {
-    digest,
-    mediaType: manifests.root.mediaType,
-    refs,
-    pushedBytes,
-    reusedBlobs,
-    uploadedBlobs,
-    durationMs: now() - started,
-  };
-  if (manifests.configDigest !== undefined) result.configDigest = manifests.configDigest;
-  return result;
 }
 
 /** Config and layer digests of a single-platform image's manifest (empty for an index). */
