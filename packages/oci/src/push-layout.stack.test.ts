@@ -203,6 +203,29 @@ describe('fault injection through a proxy in front of the real registry', () => 
     }
   });
 
+  it('survives a reset in the middle of a blob upload and a lost upload session', async () => {
+    let puts = 0;
+    const proxy = await startFaultProxy(stack.registry, (req) => {
+      if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/')) {
+        puts++;
+        if (puts === 1) return 'reset';
+        if (puts === 3) return { status: 404 };
+      }
+      return undefined;
+    });
+    try {
+      const lines: string[] = [];
+      const repo = uniqueRepo('oci/midupload');
+      const result = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${proxy.address}/${repo}:1`], sleep: noSleep, concurrency: 1, log: (l) => lines.push(l) });
+      expect(result.digest).toBe(single.rootDigest);
+      expect(lines.some((l) => /restarting the upload of sha256:[0-9a-f]+ .*HTTP 404/.test(l))).toBe(true);
+      expect(lines.some((l) => /retrying PUT http:\/\/127\.0\.0\.1:\d+\/v2\/.*\/blobs\/uploads\//.test(l))).toBe(true);
+      expect((await skopeoInspect(`${stack.registry}/${repo}:1`)).Layers).toEqual(single.layerDigests[0]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('gives up after bounded retries with the endpoint in the error', async () => {
     const proxy = await startFaultProxy(stack.registry, (req) => (req.url === '/v2/' ? undefined : { status: 503 }));
     try {
