@@ -1,13 +1,13 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialSource } from './docker-config.ts';
 import { RegistryError } from './errors.ts';
 import { ociLayoutSource } from './layout.ts';
 import { pushImage } from './push.ts';
-import { makeOciLayout, type Fixture } from './testing/layout-fixture.ts';
+import { type Fixture, makeOciLayout } from './testing/layout-fixture.ts';
 import { startTokenRegistry, type TokenRegistry } from './testing/token-registry.ts';
 
 let reg: TokenRegistry;

@@ -1,8 +1,8 @@
-import { OciError, RegistryError } from './errors.ts';
 import type { Credential, CredentialSource } from './docker-config.ts';
+import { OciError, RegistryError } from './errors.ts';
 import { errorDetail } from './retry.ts';
-import { drain, readBody, type Transport } from './transport.ts';
-import { parseWwwAuthenticate, type AuthChallenge } from './www-authenticate.ts';
+import { drain, type HttpResponse, readBody, type Transport } from './transport.ts';
+import { type AuthChallenge, parseWwwAuthenticate } from './www-authenticate.ts';
 
 export interface AuthDeps {
   transport: Transport;
@@ -45,7 +45,11 @@ export class RegistryAuth {
     }
     const all = parseWwwAuthenticate(header);
     const pick = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic');
-    if (!pick) throw new OciError(`registry ${registry} asks for unsupported authentication: ${header.slice(0, 100)}`, 'only Bearer and Basic registry auth are supported');
+    if (!pick)
+      throw new OciError(
+        `registry ${registry} asks for unsupported authentication: ${header.slice(0, 100)}`,
+        'only Bearer and Basic registry auth are supported',
+      );
     this.challenges.set(registry, pick);
   }
 
@@ -83,8 +87,12 @@ export class RegistryAuth {
     if (!challenge) return undefined;
     const cred = await this.credential(registry);
     if (challenge.scheme === 'basic') {
-      if (!cred || cred.kind !== 'basic') {
-        throw new RegistryError(`registry ${registry} requires a username and password`, { endpoint: registry, status: 401, hint: `pass username/password for ${registry} or run docker login ${registry}` });
+      if (cred?.kind !== 'basic') {
+        throw new RegistryError(`registry ${registry} requires a username and password`, {
+          endpoint: registry,
+          status: 401,
+          hint: `pass username/password for ${registry} or run docker login ${registry}`,
+        });
       }
       const h = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
       this.deps.onSecret?.(h.slice(6));
@@ -114,12 +122,17 @@ export class RegistryAuth {
     }
     const service = challenge.params.service;
     const endpoint = `${realmUrl.protocol}//${realmUrl.host}${realmUrl.pathname}`;
-    let res;
+    let res: HttpResponse;
     if (cred?.kind === 'identity-token') {
       // OAuth2 refresh-token grant, as docker does with identity tokens.
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.token, client_id: 'shipline', ...(service ? { service } : {}) });
       if (scopes.length) form.set('scope', scopes.join(' '));
-      res = await this.deps.transport({ method: 'POST', url: realmUrl.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(form.toString()) });
+      res = await this.deps.transport({
+        method: 'POST',
+        url: realmUrl.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(form.toString()),
+      });
     } else {
       if (service) realmUrl.searchParams.set('service', service);
       for (const s of scopes) realmUrl.searchParams.append('scope', s);
@@ -130,7 +143,9 @@ export class RegistryAuth {
     if (res.status === 401 || res.status === 403) {
       await drain(res);
       throw new RegistryError(`authentication to ${registry} failed: the token service ${endpoint} answered ${res.status}`, {
-        endpoint, status: res.status, hint: cred ? `check the username and password for ${registry}` : `no credentials for ${registry}: pass username/password or run docker login`,
+        endpoint,
+        status: res.status,
+        hint: cred ? `check the username and password for ${registry}` : `no credentials for ${registry}: pass username/password or run docker login`,
       });
     }
     if (res.status !== 200) {

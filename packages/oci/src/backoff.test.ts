@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backoffDelay, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay } from './backoff.ts';
 
 describe('backoff', () => {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { RegistryAuth, repositoryScope } from './auth.ts';
+import { type RegistryAuth, repositoryScope } from './auth.ts';
 import { DigestingStream, sha256Digest } from './digest.ts';
 import { OciError, RegistryError } from './errors.ts';
 import { isLoopbackRegistry, registryApiHost } from './reference.ts';
 import { endpointOf, errorDetail } from './retry.ts';
 import type { Blob, ManifestDoc } from './source.ts';
-import { drain, readBody, type HttpRequest, type HttpResponse, type Transport } from './transport.ts';
+import { drain, type HttpRequest, type HttpResponse, readBody, type Transport } from './transport.ts';
 
 export interface RegistryClientOptions {
   transport: Transport;
@@ -65,11 +65,18 @@ export class RegistryClient {
       } catch (err) {
         lastErr = err;
         if (scheme === 'https' && schemes.length > 1 && isTlsMismatch(err)) continue;
-        if (isTlsMismatch(err) || /certificate|self.signed|CERT_/i.test(`${(err as Error).message} ${((err as Error).cause as Error | undefined)?.message ?? ''}`)) {
-          throw new RegistryError(`TLS connection to ${this.registry} failed: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`, {
-            endpoint: url, cause: err,
-            hint: `pass the registry's CA with ca-file, or list ${this.registry} as insecure if it speaks plain HTTP`,
-          });
+        if (
+          isTlsMismatch(err) ||
+          /certificate|self.signed|CERT_/i.test(`${(err as Error).message} ${((err as Error).cause as Error | undefined)?.message ?? ''}`)
+        ) {
+          throw new RegistryError(
+            `TLS connection to ${this.registry} failed: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`,
+            {
+              endpoint: url,
+              cause: err,
+              hint: `pass the registry's CA with ca-file, or list ${this.registry} as insecure if it speaks plain HTTP`,
+            },
+          );
         }
         throw err;
       }
@@ -84,7 +91,10 @@ export class RegistryClient {
         this.opts.auth.setChallenge(this.registry, res.headers['www-authenticate']);
       } else {
         const detail = await errorDetail(res);
-        throw new RegistryError(`${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}; is this an OCI registry?`, { endpoint: url, status: res.status });
+        throw new RegistryError(`${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}; is this an OCI registry?`, {
+          endpoint: url,
+          status: res.status,
+        });
       }
       await drain(res);
       this.base = `${scheme}://${host}`;
@@ -105,7 +115,8 @@ export class RegistryClient {
         if (res.status === 401 || res.status === 403) {
           const detail = await errorDetail(res);
           throw new RegistryError(`${endpointOf(req.method, url)}: access denied (HTTP ${res.status}${detail ? `: ${detail}` : ''})`, {
-            endpoint: url, status: res.status,
+            endpoint: url,
+            status: res.status,
             hint: `check the credentials for ${this.registry} and that they may push to ${scopes.map((s) => s.split(':')[1]).join(', ')}`,
           });
         }
@@ -178,12 +189,15 @@ export class RegistryClient {
    */
   async uploadBlob(repository: string, blob: Blob, onBytes?: (n: number) => void, location?: string): Promise<void> {
     const scopes = [repositoryScope(repository, ['pull', 'push'])];
-    let loc = location ?? await this.startUploadLocation(repository);
+    let loc = location ?? (await this.startUploadLocation(repository));
     const chunkSize = this.opts.chunkSize ?? 64 * 1024 * 1024;
-    let sent = 0;
+    let _sent = 0;
     // Progress is reported per byte on the wire; a retried chunk is reported again, so
     // callers see the true traffic, and we subtract nothing.
-    const track = (n: number) => { sent += n; onBytes?.(n); };
+    const track = (n: number) => {
+      _sent += n;
+      onBytes?.(n);
+    };
     if (blob.size <= chunkSize) {
       let hasher: DigestingStream | undefined;
       const res = await this.request(scopes, {
@@ -248,7 +262,7 @@ export class RegistryClient {
   }
 
   private async checkLocalDigest(hasher: DigestingStream | undefined, blob: Blob): Promise<void> {
-    if (!hasher || !hasher.writableFinished) return;
+    if (!hasher?.writableFinished) return;
     const got = hasher.digest();
     if (got !== blob.digest) throw corruptBlob(blob, got);
     blob.verified = true;
@@ -258,14 +272,19 @@ export class RegistryClient {
   async putManifest(repository: string, reference: string, doc: ManifestDoc): Promise<string> {
     const path = `/v2/${repository}/manifests/${reference}`;
     const res = await this.request([repositoryScope(repository, ['pull', 'push'])], {
-      method: 'PUT', url: path, headers: { 'content-type': doc.mediaType }, body: doc.bytes,
+      method: 'PUT',
+      url: path,
+      headers: { 'content-type': doc.mediaType },
+      body: doc.bytes,
     });
     if (res.status !== 201 && res.status !== 200) return this.fail(res, `pushing manifest ${this.registry}/${repository}:${reference}`, 'PUT');
     await drain(res);
     const local = sha256Digest(doc.bytes);
     const remote = res.headers['docker-content-digest'];
     if (remote !== undefined && remote !== local) {
-      throw new RegistryError(`${this.registry}/${repository}:${reference}: the registry stored the manifest as ${remote} but its bytes hash to ${local}`, { endpoint: path });
+      throw new RegistryError(`${this.registry}/${repository}:${reference}: the registry stored the manifest as ${remote} but its bytes hash to ${local}`, {
+        endpoint: path,
+      });
     }
     return local;
   }

@@ -1,6 +1,6 @@
-import { describe, it, expect } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
 import { InputBudget, LayerCompressor, memoryStream, sampleEntropy } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { availableParallelism } from 'node:os';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { createLimiter } from './limiter.ts';
 import { OciError } from './errors.ts';
+import { createLimiter } from './limiter.ts';
 
-export type Compression =
-  | { algorithm: 'gzip'; level?: number }
-  | { algorithm: 'zstd'; level?: number };
+export type Compression = { algorithm: 'gzip'; level?: number } | { algorithm: 'zstd'; level?: number };
 
 export const DEFAULT_COMPRESSION: Compression = { algorithm: 'gzip', level: 6 };
 
@@ -22,7 +20,8 @@ export function parseCompression(value: string): Compression {
   if (!m) throw new OciError(`compression ${JSON.stringify(value)} is not understood`, 'use gzip, gzip:<1-9>, zstd or zstd:<1-19>');
   const algorithm = m[1] as 'gzip' | 'zstd';
   const level = m[2] === undefined ? undefined : Number(m[2]);
-  if (algorithm === 'gzip' && level !== undefined && (level < 1 || level > 9)) throw new OciError(`gzip level ${level} is out of range`, 'use 1 (fastest) to 9 (smallest)');
+  if (algorithm === 'gzip' && level !== undefined && (level < 1 || level > 9))
+    throw new OciError(`gzip level ${level} is out of range`, 'use 1 (fastest) to 9 (smallest)');
   if (algorithm === 'zstd') {
     if (level !== undefined && (level < 1 || level > 19)) throw new OciError(`zstd level ${level} is out of range`, 'use 1 (fastest) to 19 (smallest)');
     if (!zstdAvailable()) throw new OciError('zstd compression needs Node 22.15 or newer', 'use gzip or run on Node 24');
@@ -100,13 +99,21 @@ const INCOMPRESSIBLE_BITS = 7.97;
 const compressSlots = createLimiter(Math.max(1, availableParallelism()));
 
 function compressBlock(c: Compression, block: Buffer): Promise<Buffer> {
-  return compressSlots(() => new Promise<Buffer>((resolve, reject) => {
-    const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));
-    // A large chunkSize: zlib's convenience API returns to the main thread once per chunk.
-    const chunkSize = Math.max(64 * 1024, Math.min(block.length + 1024, 8 * 1024 * 1024));
-    if (c.algorithm === 'gzip') zlib.gzip(block, { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : c.level ?? 6, memLevel: 9, chunkSize }, done);
-    else zlib.zstdCompress(block, { chunkSize, params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
-  }));
+  return compressSlots(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));
+        // A large chunkSize: zlib's convenience API returns to the main thread once per chunk.
+        const chunkSize = Math.max(64 * 1024, Math.min(block.length + 1024, 8 * 1024 * 1024));
+        if (c.algorithm === 'gzip')
+          zlib.gzip(
+            block,
+            { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : (c.level ?? 6), memLevel: 9, chunkSize },
+            done,
+          );
+        else zlib.zstdCompress(block, { chunkSize, params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
+      }),
+  );
 }
 
 /** Default size of independently compressed blocks (see LayerCompressor). */

@@ -1,13 +1,13 @@
-import { describe, it, expect } from 'vitest';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync, zstdDecompressSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
 import { parseCompression, zstdAvailable } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { dockerArchiveSource } from './docker-archive.ts';
 import { OciError } from './errors.ts';
 import type { Blob, ImageSource } from './source.ts';
-import { makeDockerSave } from './testing/docker-save-fixture.ts';
 import { readTar, writeTar } from './tar.ts';
+import { makeDockerSave } from './testing/docker-save-fixture.ts';
 
 async function bytesOf(b: Blob): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -22,9 +22,14 @@ async function drainSource(src: ImageSource): Promise<Map<string, Blob>> {
 }
 
 // Chunked into small pieces so tar headers and bodies straddle chunk boundaries.
-const chunked = (buf: Buffer, size = 7777) => () => Readable.from((function* () {
-  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
-})());
+const chunked =
+  (buf: Buffer, size = 7777) =>
+  () =>
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+      })(),
+    );
 
 describe('dockerArchiveSource', () => {
   for (const shape of ['legacy', 'oci'] as const) {
@@ -118,7 +123,9 @@ describe('dockerArchiveSource', () => {
     const at = tampered.indexOf(Buffer.from('app/file-0.bin')) + 2048;
     tampered[at] = (tampered[at] ?? 0) ^ 0xff;
     const src = dockerArchiveSource(chunked(tampered));
-    const err = await drainSource(src).then(() => src.manifests()).catch((e: unknown) => e);
+    const err = await drainSource(src)
+      .then(() => src.manifests())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OciError);
     expect((err as Error).message).toMatch(/layer 1 .* hashes to sha256:[0-9a-f]+ but the image config says/);
   });

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType, memoryStream, type CompressedLayer, type Compression } from './compress.ts';
+import {
+  type CompressedLayer,
+  type Compression,
+  DEFAULT_BLOCK_SIZE,
+  DEFAULT_COMPRESSION,
+  InputBudget,
+  LayerCompressor,
+  layerMediaType,
+  memoryStream,
+} from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import type { Blob, ImageManifests, ImageSource } from './source.ts';
@@ -38,7 +47,15 @@ function startsWith(b: Buffer, magic: number[]): boolean {
 }
 
 function isMetadataName(name: string): boolean {
-  return name === 'manifest.json' || name === 'index.json' || name === 'oci-layout' || name === 'repositories' || name.endsWith('.json') || name.endsWith('/json') || name.endsWith('/VERSION');
+  return (
+    name === 'manifest.json' ||
+    name === 'index.json' ||
+    name === 'oci-layout' ||
+    name === 'repositories' ||
+    name.endsWith('.json') ||
+    name.endsWith('/json') ||
+    name.endsWith('/VERSION')
+  );
 }
 
 type Held =
@@ -109,7 +126,10 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
   let started: Promise<ImageManifests> | undefined;
 
   const memBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]): Blob => ({
-    digest, size, mediaType, open: (range) => memoryStream(chunks, range),
+    digest,
+    size,
+    mediaType,
+    open: (range) => memoryStream(chunks, range),
     // We hashed these bytes ourselves while compressing.
     verified: true,
   });
@@ -143,8 +163,15 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       for await (const chunk of body) {
         if (!compressor && !pre) {
           // Layers already compressed in the store (containerd snapshotter) are pushed as they are.
-          if (startsWith(chunk, GZIP_MAGIC)) pre = { hash: createHash('sha256'), chunks: [], size: 0, mediaType: format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip' };
-          else if (startsWith(chunk, ZSTD_MAGIC)) pre = { hash: createHash('sha256'), chunks: [], size: 0, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' };
+          if (startsWith(chunk, GZIP_MAGIC))
+            pre = {
+              hash: createHash('sha256'),
+              chunks: [],
+              size: 0,
+              mediaType: format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip',
+            };
+          else if (startsWith(chunk, ZSTD_MAGIC))
+            pre = { hash: createHash('sha256'), chunks: [], size: 0, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' };
           else compressor = new LayerCompressor(compression, budget, blockSize);
         }
         if (pre) {
@@ -162,7 +189,10 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
         const result = compressor.end();
         held.set(entry.name, { kind: 'compressing', result });
         // Upload as soon as this layer is compressed, while later ones still stream in.
-        result.then((r) => emit(memBlob(r.digest, r.size, layerType, r.chunks)), () => {});
+        result.then(
+          (r) => emit(memBlob(r.digest, r.size, layerType, r.chunks)),
+          () => {},
+        );
       }
     }
     return finish(emit);
@@ -176,7 +206,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
 
   const rawOf = (name: string, what: string): Buffer => {
     const h = held.get(resolveName(name));
-    if (!h || h.kind !== 'raw') throw new OciError(`docker image archive has no ${what} (${name})`, 'the image export is incomplete; try again');
+    if (h?.kind !== 'raw') throw new OciError(`docker image archive has no ${what} (${name})`, 'the image export is incomplete; try again');
     return h.bytes;
   };
 
@@ -196,7 +226,10 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     const configBytes = rawOf(entry.Config, 'image config');
     const configDigest = sha256Digest(configBytes);
     if (options.expectConfigDigest !== undefined && options.expectConfigDigest !== configDigest) {
-      throw new OciError(`the docker engine exported image ${configDigest}, not the expected ${options.expectConfigDigest}`, 'the tag moved while pushing; push again');
+      throw new OciError(
+        `the docker engine exported image ${configDigest}, not the expected ${options.expectConfigDigest}`,
+        'the tag moved while pushing; push again',
+      );
     }
     const config = JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } };
     const diffIds = config.rootfs?.diff_ids ?? [];
@@ -209,7 +242,11 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       let h = held.get(key);
       if (!h) throw new OciError(`docker image archive is missing layer ${name}`, 'the image export is incomplete; try again');
       if (h.kind === 'raw' && (startsWith(h.bytes, GZIP_MAGIC) || startsWith(h.bytes, ZSTD_MAGIC))) {
-        const mediaType = startsWith(h.bytes, ZSTD_MAGIC) ? 'application/vnd.oci.image.layer.v1.tar+zstd' : format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip';
+        const mediaType = startsWith(h.bytes, ZSTD_MAGIC)
+          ? 'application/vnd.oci.image.layer.v1.tar+zstd'
+          : format === 'docker'
+            ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+            : 'application/vnd.oci.image.layer.v1.tar+gzip';
         h = { kind: 'precompressed', digest: sha256Digest(h.bytes), size: h.bytes.length, chunks: [h.bytes], mediaType };
         held.set(key, h);
         emit(memBlob(h.digest, h.size, h.mediaType, h.chunks));
@@ -233,21 +270,35 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     }
     const configType = format === 'docker' ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json';
     emit(memBlob(configDigest, configBytes.length, configType, [configBytes]));
-    const manifest = format === 'docker'
-      ? { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { mediaType: configType, size: configBytes.length, digest: configDigest }, layers }
-      : { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: configType, digest: configDigest, size: configBytes.length }, layers };
+    const manifest =
+      format === 'docker'
+        ? {
+            schemaVersion: 2,
+            mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+            config: { mediaType: configType, size: configBytes.length, digest: configDigest },
+            layers,
+          }
+        : {
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            config: { mediaType: configType, digest: configDigest, size: configBytes.length },
+            layers,
+          };
     const bytes = Buffer.from(JSON.stringify(manifest));
     return { root: { digest: sha256Digest(bytes), mediaType: manifest.mediaType, bytes }, children: [], configDigest };
   };
 
   const start = () => {
-    started ??= consume().then((m) => {
-      queue.close();
-      return m;
-    }, (err: unknown) => {
-      queue.close(err);
-      throw err;
-    });
+    started ??= consume().then(
+      (m) => {
+        queue.close();
+        return m;
+      },
+      (err: unknown) => {
+        queue.close(err);
+        throw err;
+      },
+    );
     started.catch(() => {});
     return started;
   };
@@ -268,12 +319,15 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
 
 /** A `docker save` tarball on disk as a source. */
 export function dockerArchiveFileSource(file: string, options: DockerArchiveOptions = {}): ImageSource {
-  return dockerArchiveSource(async () => {
-    const { createReadStream } = await import('node:fs');
-    const { stat } = await import('node:fs/promises');
-    await stat(file).catch(() => {
-      throw new OciError(`docker archive ${file} does not exist`, 'write it with docker save -o <file> <image>');
-    });
-    return createReadStream(file, { highWaterMark: 1024 * 1024 });
-  }, { description: `docker-archive:${file}`, ...options });
+  return dockerArchiveSource(
+    async () => {
+      const { createReadStream } = await import('node:fs');
+      const { stat } = await import('node:fs/promises');
+      await stat(file).catch(() => {
+        throw new OciError(`docker archive ${file} does not exist`, 'write it with docker save -o <file> <image>');
+      });
+      return createReadStream(file, { highWaterMark: 1024 * 1024 });
+    },
+    { description: `docker-archive:${file}`, ...options },
+  );
 }

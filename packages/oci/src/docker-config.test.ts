@@ -1,8 +1,15 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { configKeyFor, createCredentialSource, credentialFromDockerConfig, defaultDockerConfigPath, normaliseConfigKey, type HelperRunner } from './docker-config.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  configKeyFor,
+  createCredentialSource,
+  credentialFromDockerConfig,
+  defaultDockerConfigPath,
+  type HelperRunner,
+  normaliseConfigKey,
+} from './docker-config.ts';
 import { OciError } from './errors.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -75,7 +82,9 @@ describe('docker config.json', () => {
     try {
       const cred = await credentialFromDockerConfig({ credHelpers: { '127.0.0.1:5000': 'shiptest' } }, '127.0.0.1:5000');
       expect(cred).toEqual({ kind: 'basic', username: 'user-get', password: 's3cret' });
-      await expect(credentialFromDockerConfig({ credsStore: 'missing-helper-xyz' }, 'ghcr.io')).rejects.toThrow(/docker-credential-missing-helper-xyz is not installed/);
+      await expect(credentialFromDockerConfig({ credsStore: 'missing-helper-xyz' }, 'ghcr.io')).rejects.toThrow(
+        /docker-credential-missing-helper-xyz is not installed/,
+      );
     } finally {
       process.env.PATH = oldPath;
     }

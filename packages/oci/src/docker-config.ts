@@ -20,18 +20,21 @@ export interface DockerConfig {
 /** Runs `docker-credential-<helper> get` with the server URL on stdin; injectable for callers. */
 export type HelperRunner = (program: string, args: string[], stdin: string) => Promise<{ stdout: string; stderr: string; code: number }>;
 
-export const runHelper: HelperRunner = (program, args, stdin) => new Promise((resolve, reject) => {
-  // Argument array, no shell: the helper name comes from a file the user controls.
-  const child = execFile(program, args, { timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-    const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-    if (err && (err as { code?: unknown }).code === 'ENOENT') {
-      reject(new OciError(`credential helper ${program} is not installed`, `install ${program} or remove it from docker's config.json (credsStore/credHelpers)`));
-      return;
-    }
-    resolve({ stdout: String(stdout), stderr: String(stderr), code });
+export const runHelper: HelperRunner = (program, args, stdin) =>
+  new Promise((resolve, reject) => {
+    // Argument array, no shell: the helper name comes from a file the user controls.
+    const child = execFile(program, args, { timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      if (err && (err as { code?: unknown }).code === 'ENOENT') {
+        reject(
+          new OciError(`credential helper ${program} is not installed`, `install ${program} or remove it from docker's config.json (credsStore/credHelpers)`),
+        );
+        return;
+      }
+      resolve({ stdout: String(stdout), stderr: String(stderr), code });
+    });
+    child.stdin?.end(stdin);
   });
-  child.stdin?.end(stdin);
-});
 
 export function defaultDockerConfigPath(env: Record<string, string | undefined> = process.env): string {
   const dir = env.DOCKER_CONFIG ?? path.join(env.HOME ?? homedir(), '.docker');
@@ -59,7 +62,7 @@ export async function loadDockerConfig(file: string): Promise<DockerConfig | und
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return undefined;
-    throw new OciError(`cannot read docker config ${file}: ${(err as Error).message}`, 'check DOCKER_CONFIG and the file\'s permissions');
+    throw new OciError(`cannot read docker config ${file}: ${(err as Error).message}`, "check DOCKER_CONFIG and the file's permissions");
   }
   try {
     return JSON.parse(text) as DockerConfig;
@@ -83,11 +86,15 @@ function fromAuthEntry(registry: string, entry: NonNullable<DockerConfig['auths'
 
 async function fromHelper(helper: string, registry: string, run: HelperRunner): Promise<Credential | undefined> {
   const program = `docker-credential-${helper}`;
-  if (!/^[A-Za-z0-9._-]+$/.test(helper)) throw new OciError(`credential helper name ${JSON.stringify(helper)} is invalid`, 'fix credsStore/credHelpers in docker\'s config.json');
+  if (!/^[A-Za-z0-9._-]+$/.test(helper))
+    throw new OciError(`credential helper name ${JSON.stringify(helper)} is invalid`, "fix credsStore/credHelpers in docker's config.json");
   const out = await run(program, ['get'], configKeyFor(registry));
   if (out.code !== 0) {
     if (/credentials not found/i.test(out.stdout + out.stderr)) return undefined;
-    throw new OciError(`credential helper ${program} failed for ${registry}: ${(out.stderr || out.stdout).trim().slice(0, 200)}`, `check that ${program} works: echo ${configKeyFor(registry)} | ${program} get`);
+    throw new OciError(
+      `credential helper ${program} failed for ${registry}: ${(out.stderr || out.stdout).trim().slice(0, 200)}`,
+      `check that ${program} works: echo ${configKeyFor(registry)} | ${program} get`,
+    );
   }
   let doc: { Username?: string; Secret?: string };
   try {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION } from './compress.ts';
 import { sha256Digest } from './digest.ts';
-import { dockerArchiveSource, type DockerArchiveOptions } from './docker-archive.ts';
+import { type DockerArchiveOptions, dockerArchiveSource } from './docker-archive.ts';
 import { OciError } from './errors.ts';
 import type { ImageSource } from './source.ts';
 
@@ -36,8 +36,17 @@ export function dockerRequest(ep: DockerEndpoint, method: string, path: string):
     const req = http.request({ ...ep, method, path, headers: { host: 'docker' } }, resolve);
     req.on('error', (err) => {
       const code = (err as { code?: string }).code;
-      reject(new OciError(`cannot reach the docker engine at ${describe(ep)}: ${err.message}`,
-        code === 'ENOENT' || code === 'ECONNREFUSED' ? 'is dockerd running? set DOCKER_HOST to its socket' : code === 'EACCES' ? 'the user may not use the docker socket; add it to the docker group' : undefined, { cause: err }));
+      reject(
+        new OciError(
+          `cannot reach the docker engine at ${describe(ep)}: ${err.message}`,
+          code === 'ENOENT' || code === 'ECONNREFUSED'
+            ? 'is dockerd running? set DOCKER_HOST to its socket'
+            : code === 'EACCES'
+              ? 'the user may not use the docker socket; add it to the docker group'
+              : undefined,
+          { cause: err },
+        ),
+      );
     });
     req.end();
   });
@@ -70,7 +79,10 @@ export async function inspectDockerImage(ep: DockerEndpoint, image: string): Pro
   const res = await dockerRequest(ep, 'GET', `/images/${encodeURIComponent(image)}/json`);
   if (res.statusCode === 404) {
     await readAll(res);
-    throw new OciError(`image ${image} is not in the docker image store`, 'build or pull it first (docker images lists what is there), or push from an oci-layout');
+    throw new OciError(
+      `image ${image} is not in the docker image store`,
+      'build or pull it first (docker images lists what is there), or push from an oci-layout',
+    );
   }
   if (res.statusCode !== 200) throw new OciError(`docker engine could not inspect ${image}: ${await engineError(res)}`);
   const doc = JSON.parse((await readAll(res)).toString('utf8')) as { Id: string; RepoTags?: string[]; Size?: number };
@@ -111,7 +123,13 @@ export async function dockerImageSource(options: DockerImageSourceOptions): Prom
     description: `docker:${options.image}`,
   });
   if (cacheDir !== undefined) {
-    const file = path.join(cacheDir, `docker-${createHash('sha256').update(JSON.stringify([info.id, archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE])).digest('hex').slice(0, 40)}.json`);
+    const file = path.join(
+      cacheDir,
+      `docker-${createHash('sha256')
+        .update(JSON.stringify([info.id, archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE]))
+        .digest('hex')
+        .slice(0, 40)}.json`,
+    );
     source.cached = async () => {
       let saved: { mediaType: string; manifest: string };
       try {

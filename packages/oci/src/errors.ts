@@ -12,8 +12,10 @@ export class InvalidReferenceError extends OciError {
   readonly input: string;
   readonly reason: string;
   constructor(input: string, reason: string) {
-    super(`invalid image reference ${JSON.stringify(input)}: ${reason}`,
-      'use [registry[:port]/]repository[:tag][@sha256:<64 hex>], repository in lowercase, e.g. 127.0.0.1:5000/team/app:1.2.3');
+    super(
+      `invalid image reference ${JSON.stringify(input)}: ${reason}`,
+      'use [registry[:port]/]repository[:tag][@sha256:<64 hex>], repository in lowercase, e.g. 127.0.0.1:5000/team/app:1.2.3',
+    );
     this.name = 'InvalidReferenceError';
     this.input = input;
     this.reason = reason;

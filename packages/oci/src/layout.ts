@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { assertDigest, sha256Digest } from './digest.ts';
@@ -49,7 +49,10 @@ async function readJson(file: string, what: string): Promise<{ bytes: Buffer; do
     bytes = await readFile(file);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new OciError(`OCI layout: ${what} ${code === 'ENOENT' ? 'is missing' : `cannot be read: ${(err as Error).message}`} (${file})`, 'point oci-layout at a complete OCI image layout directory (as written by docker-build or `docker buildx build --output type=oci,tar=false`)');
+    throw new OciError(
+      `OCI layout: ${what} ${code === 'ENOENT' ? 'is missing' : `cannot be read: ${(err as Error).message}`} (${file})`,
+      'point oci-layout at a complete OCI image layout directory (as written by docker-build or `docker buildx build --output type=oci,tar=false`)',
+    );
   }
   try {
     return { bytes, doc: JSON.parse(bytes.toString('utf8')) as ManifestJson };
@@ -74,13 +77,14 @@ function fileBlob(dir: string, d: Descriptor, fallbackType: string): Blob {
  * keep their digests; a multi-platform index and every child are pushed as they are.
  */
 export async function readOciLayout(dir: string, options: LayoutOptions = {}): Promise<{ manifests: ImageManifests; blobs: Blob[] }> {
-  let layoutStat;
+  let layoutStat: Stats;
   try {
     layoutStat = await stat(dir);
   } catch {
     throw new OciError(`OCI layout ${dir} does not exist`, 'build with an oci-layout output first, or fix the path');
   }
-  if (!layoutStat.isDirectory()) throw new OciError(`OCI layout ${dir} is not a directory`, 'point at the unpacked layout directory (tar archives are not supported)');
+  if (!layoutStat.isDirectory())
+    throw new OciError(`OCI layout ${dir} is not a directory`, 'point at the unpacked layout directory (tar archives are not supported)');
   const marker = await readJson(path.join(dir, 'oci-layout'), 'the oci-layout file').catch(() => undefined);
   if (marker && (marker.doc as { imageLayoutVersion?: string }).imageLayoutVersion === undefined) {
     throw new OciError(`OCI layout ${dir}: oci-layout has no imageLayoutVersion`, 'the layout is damaged; write it again');
@@ -99,7 +103,8 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
     assertDigest(d.digest, where);
     const { bytes, doc } = await readJson(blobPath(dir, d.digest), `manifest ${d.digest}`);
     const actual = sha256Digest(bytes);
-    if (actual !== d.digest) throw new OciError(`OCI layout ${dir}: manifest ${d.digest} is corrupt (its bytes hash to ${actual})`, 'the layout is damaged; write it again');
+    if (actual !== d.digest)
+      throw new OciError(`OCI layout ${dir}: manifest ${d.digest} is corrupt (its bytes hash to ${actual})`, 'the layout is damaged; write it again');
     const mediaType = d.mediaType ?? doc.mediaType ?? (isIndex(undefined, doc) ? OCI_INDEX : OCI_MANIFEST);
     return { doc: { digest: d.digest, mediaType, bytes }, json: doc };
   };
@@ -107,14 +112,15 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
   const addBlob = async (d: Descriptor, fallbackType: string, where: string) => {
     assertDigest(d.digest, where);
     if (blobs.has(d.digest)) return;
-    let st;
+    let st: Stats;
     try {
       st = await stat(blobPath(dir, d.digest));
     } catch {
       if (d.urls?.length) return; // foreign layer: lives elsewhere by design
       throw new OciError(`OCI layout ${dir}: blob ${d.digest} (${where}) is missing`, 'the layout is incomplete; write it again');
     }
-    if (st.size !== d.size) throw new OciError(`OCI layout ${dir}: blob ${d.digest} is ${st.size} bytes but ${where} says ${d.size}`, 'the layout is damaged; write it again');
+    if (st.size !== d.size)
+      throw new OciError(`OCI layout ${dir}: blob ${d.digest} is ${st.size} bytes but ${where} says ${d.size}`, 'the layout is damaged; write it again');
     blobs.set(d.digest, fileBlob(dir, d, fallbackType));
   };
 
@@ -140,7 +146,10 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
     const pick = options.ref === undefined ? entries[0] : entries.find((e) => e.annotations?.[REF_NAME] === options.ref);
     if (!pick) {
       const names = entries.map((e) => e.annotations?.[REF_NAME]).filter(Boolean);
-      throw new OciError(`OCI layout ${dir} has no image named ${JSON.stringify(options.ref)}`, names.length ? `it has: ${names.join(', ')}` : 'its entries carry no org.opencontainers.image.ref.name');
+      throw new OciError(
+        `OCI layout ${dir} has no image named ${JSON.stringify(options.ref)}`,
+        names.length ? `it has: ${names.join(', ')}` : 'its entries carry no org.opencontainers.image.ref.name',
+      );
     }
     const m = await loadManifest(pick, 'index.json');
     root = m.doc;

@@ -11,13 +11,16 @@ export function createLimiter(limit: number): <T>(task: () => Promise<T>) => Pro
       start();
     }
   };
-  return (task) => new Promise((resolve, reject) => {
-    queue.push(() => {
-      task().then(resolve, reject).finally(() => {
-        active--;
-        next();
+  return (task) =>
+    new Promise((resolve, reject) => {
+      queue.push(() => {
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
       });
+      next();
     });
-    next();
-  });
 }

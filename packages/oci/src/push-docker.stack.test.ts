@@ -1,10 +1,10 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCredentialSource } from './docker-config.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerArchiveFileSource } from './docker-archive.ts';
+import { createCredentialSource } from './docker-config.ts';
 import { dockerEndpoint, dockerImageSource } from './docker-engine.ts';
 import { OciError } from './errors.ts';
 import { pushImage } from './push.ts';
@@ -53,11 +53,16 @@ describe('push a docker-save archive (uncompressed layers) to the real registry'
 function dockerLoad(tar: Buffer): Promise<void> {
   const ep = dockerEndpoint(stack.dockerHost);
   return new Promise((resolve, reject) => {
-    const req = http.request({ ...ep, method: 'POST', path: '/images/load?quiet=1', headers: { 'content-type': 'application/x-tar', 'content-length': tar.length } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
-      res.on('end', () => (res.statusCode === 200 && !text.includes('"error')) ? resolve() : reject(new Error(`docker load: ${res.statusCode} ${text}`)));
-    });
+    const req = http.request(
+      { ...ep, method: 'POST', path: '/images/load?quiet=1', headers: { 'content-type': 'application/x-tar', 'content-length': tar.length } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => (res.statusCode === 200 && !text.includes('"error') ? resolve() : reject(new Error(`docker load: ${res.statusCode} ${text}`))));
+      },
+    );
     req.on('error', reject);
     req.end(tar);
   });
@@ -90,13 +95,22 @@ describe('push from the docker image store (dockerd over its socket)', () => {
     expect(config.digest).toBe(fx.configDigest);
     expect(config.json.rootfs.diff_ids).toEqual(fx.diffIds);
     expect((await skopeoRaw(`${repo}:1`)).digest).toBe(result.digest);
-    const again = await pushImage({ source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost }), destinations: [`${repo}:1`], credentials: creds() });
+    const again = await pushImage({
+      source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost }),
+      destinations: [`${repo}:1`],
+      credentials: creds(),
+    });
     expect(again.pushedBytes).toBe(0);
     expect(again.digest).toBe(result.digest);
     // With the manifest remembered, the image is not even exported again.
     const lines: string[] = [];
     const t0 = performance.now();
-    const cachedPush = await pushImage({ source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost, cacheDir }), destinations: [`${repo}:1`, `${repo}:2`], credentials: creds(), log: (l) => lines.push(l) });
+    const cachedPush = await pushImage({
+      source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost, cacheDir }),
+      destinations: [`${repo}:1`, `${repo}:2`],
+      credentials: creds(),
+      log: (l) => lines.push(l),
+    });
     const ms = performance.now() - t0;
     expect(lines.some((l) => l.includes('pushing manifests only'))).toBe(true);
     expect(cachedPush.digest).toBe(result.digest);

@@ -1,15 +1,15 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialSource } from './docker-config.ts';
 import { OciError, RegistryError } from './errors.ts';
 import { ociLayoutSource } from './layout.ts';
-import { pushImage, type BlobProgress } from './push.ts';
-import { makeOciLayout, type Fixture } from './testing/layout-fixture.ts';
+import { type BlobProgress, pushImage } from './push.ts';
+import { startFaultProxy } from './testing/fault-proxy.ts';
+import { type Fixture, makeOciLayout } from './testing/layout-fixture.ts';
 import { skopeoConfig, skopeoExists, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
 import { stack, uniqueRepo } from './testing/stack-env.ts';
-import { startFaultProxy } from './testing/fault-proxy.ts';
 
 let work: string;
 let single: Fixture;
@@ -135,7 +135,9 @@ describe('push an OCI layout to the real registry', () => {
   });
 
   it('without the CA the TLS error says what to do', async () => {
-    const err = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${stack.tlsRegistry}/x/y:1`], credentials: creds() }).catch((e: unknown) => e);
+    const err = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${stack.tlsRegistry}/x/y:1`], credentials: creds() }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RegistryError);
     expect((err as RegistryError).hint).toMatch(/ca-file/);
   });
@@ -145,7 +147,9 @@ describe('push an OCI layout to the real registry', () => {
     const err = await pushImage({
       source: await ociLayoutSource(single.dir),
       destinations: ['127.0.0.1:1/none/app:1'],
-      sleep: async (ms) => { delays.push(ms); },
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
       onRetry: () => {},
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistryError);
@@ -189,7 +193,9 @@ describe('fault injection through a proxy in front of the real registry', () => 
       const result = await pushImage({
         source: await ociLayoutSource(single.dir),
         destinations: [`${proxy.address}/${repo}:1`],
-        sleep: async (ms) => { delays.push(ms); },
+        sleep: async (ms) => {
+          delays.push(ms);
+        },
         backoff: { retries: 6 },
         concurrency: 1,
       });
@@ -216,7 +222,13 @@ describe('fault injection through a proxy in front of the real registry', () => 
     try {
       const lines: string[] = [];
       const repo = uniqueRepo('oci/midupload');
-      const result = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${proxy.address}/${repo}:1`], sleep: noSleep, concurrency: 1, log: (l) => lines.push(l) });
+      const result = await pushImage({
+        source: await ociLayoutSource(single.dir),
+        destinations: [`${proxy.address}/${repo}:1`],
+        sleep: noSleep,
+        concurrency: 1,
+        log: (l) => lines.push(l),
+      });
       expect(result.digest).toBe(single.rootDigest);
       expect(lines.some((l) => /restarting the upload of sha256:[0-9a-f]+ .*HTTP 404/.test(l))).toBe(true);
       expect(lines.some((l) => /retrying PUT http:\/\/127\.0\.0\.1:\d+\/v2\/.*\/blobs\/uploads\//.test(l))).toBe(true);

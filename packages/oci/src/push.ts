@@ -1,13 +1,13 @@
 import { RegistryAuth } from './auth.ts';
+import type { BackoffOptions } from './backoff.ts';
 import { RegistryClient } from './client.ts';
-import { createCredentialSource, type CredentialSource } from './docker-config.ts';
+import { type CredentialSource, createCredentialSource } from './docker-config.ts';
 import { OciError } from './errors.ts';
 import { createLimiter } from './limiter.ts';
-import { parseReference, repositoryName, type ImageReference } from './reference.ts';
-import { defaultSleep, withRetry, type RetryInfo } from './retry.ts';
+import { type ImageReference, parseReference, repositoryName } from './reference.ts';
+import { defaultSleep, type RetryInfo, withRetry } from './retry.ts';
 import type { Blob, ImageManifests, ImageSource } from './source.ts';
 import { createNodeTransport, type Transport } from './transport.ts';
-import type { BackoffOptions } from './backoff.ts';
 
 export type BlobState = 'checking' | 'exists' | 'mounted' | 'uploading' | 'uploaded';
 
@@ -106,11 +106,13 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new OciError(`concurrency must be a positive integer, got ${concurrency}`, 'use e.g. 4');
   const log = options.log ?? (() => {});
   const insecure = options.insecure ?? [];
-  const base = options.transport ?? createNodeTransport({
-    ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
-    skipVerifyHosts: insecure,
-    ...(options.timeoutMs !== undefined ? { idleTimeoutMs: options.timeoutMs } : {}),
-  });
+  const base =
+    options.transport ??
+    createNodeTransport({
+      ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
+      skipVerifyHosts: insecure,
+      ...(options.timeoutMs !== undefined ? { idleTimeoutMs: options.timeoutMs } : {}),
+    });
   const transport = withRetry(base, {
     sleep: options.sleep ?? defaultSleep,
     now,
@@ -120,7 +122,12 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
       options.onRetry?.(info);
     },
   });
-  const auth = new RegistryAuth({ transport, credentials: options.credentials ?? createCredentialSource(), ...(options.onSecret ? { onSecret: options.onSecret } : {}), now });
+  const auth = new RegistryAuth({
+    transport,
+    credentials: options.credentials ?? createCredentialSource(),
+    ...(options.onSecret ? { onSecret: options.onSecret } : {}),
+    now,
+  });
   const clients = new Map<string, RegistryClient>();
   const limiters = new Map<string, ReturnType<typeof createLimiter>>();
   for (const t of targets) {
@@ -131,11 +138,13 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   }
 
   // Fail on unreachable registries and refused credentials before the first byte is sent.
-  await Promise.all(targets.map(async (t) => {
-    const client = clients.get(t.registry)!;
-    await client.ping();
-    await client.checkAccess(t.repository);
-  }));
+  await Promise.all(
+    targets.map(async (t) => {
+      const client = clients.get(t.registry)!;
+      await client.ping();
+      await client.checkAccess(t.repository);
+    }),
+  );
 
   let pushedBytes = 0;
   let reusedBlobs = 0;
@@ -147,7 +156,8 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   const pushBlobTo = async (t: Target, blob: Blob): Promise<void> => {
     const client = clients.get(t.registry)!;
     const limit = limiters.get(t.registry)!;
-    const progress = (state: BlobState, bytes: number) => options.onProgress?.({ destination: t.name, digest: blob.digest, mediaType: blob.mediaType, size: blob.size, state, pushedBytes: bytes });
+    const progress = (state: BlobState, bytes: number) =>
+      options.onProgress?.({ destination: t.name, digest: blob.digest, mediaType: blob.mediaType, size: blob.size, state, pushedBytes: bytes });
     let registryHolders = holders.get(t.registry);
     if (!registryHolders) {
       registryHolders = new Map();
@@ -156,7 +166,12 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     const holder = registryHolders.get(blob.digest);
     let resolveDone: ((ok: boolean) => void) | undefined;
     if (!holder) {
-      registryHolders.set(blob.digest, { repository: t.repository, done: new Promise<boolean>((r) => { resolveDone = r; }) });
+      registryHolders.set(blob.digest, {
+        repository: t.repository,
+        done: new Promise<boolean>((r) => {
+          resolveDone = r;
+        }),
+      });
     }
     try {
       if (holder) {
@@ -165,7 +180,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
         if (failed) return;
         if (ok) {
           const mounted = await limit(async () => {
-            if (await client.hasBlob(t.repository, blob.digest) !== undefined) return 'exists' as const;
+            if ((await client.hasBlob(t.repository, blob.digest)) !== undefined) return 'exists' as const;
             const r = await client.startUpload(t.repository, { digest: blob.digest, from: holder.repository });
             if (r.mounted) return 'mounted' as const;
             await client.uploadBlob(t.repository, blob, undefined, r.location);
@@ -182,7 +197,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
       await limit(async () => {
         if (failed) return;
         progress('checking', 0);
-        if (await client.hasBlob(t.repository, blob.digest) !== undefined) {
+        if ((await client.hasBlob(t.repository, blob.digest)) !== undefined) {
           reusedBlobs++;
           progress('exists', 0);
           return;
@@ -219,7 +234,9 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   let manifestsFromCache: ImageManifests | undefined;
   if (preview) {
     const needed = blobsOf(preview);
-    const present = await Promise.all(targets.flatMap((t) => needed.map((d) => limiters.get(t.registry)!(() => clients.get(t.registry)!.hasBlob(t.repository, d)))));
+    const present = await Promise.all(
+      targets.flatMap((t) => needed.map((d) => limiters.get(t.registry)!(() => clients.get(t.registry)!.hasBlob(t.repository, d)))),
+    );
     if (needed.length > 0 && present.every((p) => p !== undefined)) {
       manifestsFromCache = preview;
       reusedBlobs += present.length;
@@ -237,7 +254,11 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   async function pushWithClients(): Promise<PushResult> {
     const tasks: Promise<void>[] = [];
     const track = (p: Promise<void>) => {
-      tasks.push(p.catch((err) => { failed ??= err; }));
+      tasks.push(
+        p.catch((err) => {
+          failed ??= err;
+        }),
+      );
     };
     const seenDigests = new Set<string>();
     try {
@@ -253,30 +274,35 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     await Promise.all(tasks);
     if (failed) throw failed;
 
-    const manifests = manifestsFromCache ?? await options.source.manifests();
+    const manifests = manifestsFromCache ?? (await options.source.manifests());
     const digest = manifests.root.digest;
     for (const t of targets) {
       for (const d of t.digests) {
         if (d !== digest) {
-          throw new OciError(`destination ${t.name}@${d} does not match the image, whose digest is ${digest}`, 'drop the @digest from the destination or use the image\'s digest');
+          throw new OciError(
+            `destination ${t.name}@${d} does not match the image, whose digest is ${digest}`,
+            "drop the @digest from the destination or use the image's digest",
+          );
         }
       }
     }
-    const perTarget = await Promise.all(targets.map(async (t) => {
-      const client = clients.get(t.registry)!;
-      for (const child of manifests.children) await client.putManifest(t.repository, child.digest, child);
-      const out: string[] = [];
-      if (t.tags.length === 0) {
-        await client.putManifest(t.repository, digest, manifests.root);
-        out.push(`${t.name}@${digest}`);
-      }
-      for (const tag of t.tags) {
-        await client.putManifest(t.repository, tag, manifests.root);
-        out.push(`${t.name}:${tag}@${digest}`);
-        log(`pushed ${t.name}:${tag}@${digest}`);
-      }
-      return out;
-    }));
+    const perTarget = await Promise.all(
+      targets.map(async (t) => {
+        const client = clients.get(t.registry)!;
+        for (const child of manifests.children) await client.putManifest(t.repository, child.digest, child);
+        const out: string[] = [];
+        if (t.tags.length === 0) {
+          await client.putManifest(t.repository, digest, manifests.root);
+          out.push(`${t.name}@${digest}`);
+        }
+        for (const tag of t.tags) {
+          await client.putManifest(t.repository, tag, manifests.root);
+          out.push(`${t.name}:${tag}@${digest}`);
+          log(`pushed ${t.name}:${tag}@${digest}`);
+        }
+        return out;
+      }),
+    );
     const refs = perTarget.flat();
     await options.source.pushed?.(manifests).catch((err: unknown) => log(`could not remember the manifests: ${(err as Error).message}`));
     const result: PushResult = {

@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidReferenceError, OciError } from './errors.ts';
 import { familiarReference, formatReference, isLoopbackRegistry, matchesRepository, parseReference, sameRepository } from './reference.ts';
 
@@ -45,7 +45,10 @@ describe('parseReference: valid references', () => {
 
   it('splits fields', () => {
     expect(parseReference(`127.0.0.1:5000/team/app:1.0@${D}`)).toEqual({
-      registry: '127.0.0.1:5000', repository: 'team/app', tag: '1.0', digest: D,
+      registry: '127.0.0.1:5000',
+      repository: 'team/app',
+      tag: '1.0',
+      digest: D,
     });
   });
 });
@@ -93,7 +96,7 @@ describe('parseReference: malformed references', () => {
     [':5000/app', /no host name/],
     [`ghcr.io/${'a'.repeat(250)}`, /at most 255/],
     ['app:1:2', /tag|component/],
-    ['@' + D, /repository name is missing/],
+    [`@${D}`, /repository name is missing/],
     [':tag', /repository name is missing/],
     ['ap$p', /component "ap\$p"/],
   ];

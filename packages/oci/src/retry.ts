@@ -1,6 +1,6 @@
-import { RegistryError } from './errors.ts';
 import { type BackoffOptions, DEFAULT_BACKOFF, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay } from './backoff.ts';
-import { drain, isReplayable, readBody, type HttpResponse, type Transport } from './transport.ts';
+import { RegistryError } from './errors.ts';
+import { drain, type HttpResponse, isReplayable, readBody, type Transport } from './transport.ts';
 
 export interface RetryInfo {
   attempt: number;
@@ -44,12 +44,15 @@ export function withRetry(transport: Transport, deps: RetryDeps = {}): Transport
         const code = (err as { code?: string }).code;
         if (!replayable || !isRetryableError(err) || attempt >= retries) {
           const tries = attempt + 1;
-          throw new RegistryError(`${endpoint} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${(err as Error).message}${code && !(err as Error).message.includes(code) ? ` (${code})` : ''}`, {
-            endpoint,
-            code,
-            hint: code === 'ECONNREFUSED' ? 'is the registry running and the address right?' : undefined,
-            cause: err,
-          });
+          throw new RegistryError(
+            `${endpoint} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${(err as Error).message}${code && !(err as Error).message.includes(code) ? ` (${code})` : ''}`,
+            {
+              endpoint,
+              code,
+              hint: code === 'ECONNREFUSED' ? 'is the registry running and the address right?' : undefined,
+              cause: err,
+            },
+          );
         }
         const delayMs = retryDelay(attempt, undefined, deps.backoff);
         deps.onRetry?.({ attempt: attempt + 1, delayMs, endpoint, reason: code ?? (err as Error).message });
@@ -60,7 +63,9 @@ export function withRetry(transport: Transport, deps: RetryDeps = {}): Transport
       if (attempt >= retries) {
         const detail = await errorDetail(res);
         throw new RegistryError(`${endpoint} failed after ${attempt + 1} attempts: HTTP ${res.status}${detail ? ` ${detail}` : ''}`, {
-          endpoint, status: res.status, hint: 'the registry kept failing; check its health and retry later',
+          endpoint,
+          status: res.status,
+          hint: 'the registry kept failing; check its health and retry later',
         });
       }
       const delayMs = retryDelay(attempt, parseRetryAfter(res.headers['retry-after'], now()), deps.backoff);

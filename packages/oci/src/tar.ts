@@ -72,7 +72,8 @@ class ByteReader {
   async *stream(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0 && !(await this.fill())) throw new OciError('tar stream ended in the middle of a file', 'the image export was cut short; try again');
+      if (this.buf.length === 0 && !(await this.fill()))
+        throw new OciError('tar stream ended in the middle of a file', 'the image export was cut short; try again');
       const take = Math.min(left, this.buf.length);
       const out = this.buf.subarray(0, take);
       this.buf = this.buf.subarray(take);
@@ -81,7 +82,9 @@ class ByteReader {
     }
   }
   async skip(n: number): Promise<void> {
-    for await (const _ of this.stream(n)) { /* skip */ }
+    for await (const _ of this.stream(n)) {
+      /* skip */
+    }
   }
   async return(): Promise<void> {
     await this.it.return?.();
@@ -120,13 +123,20 @@ export async function* readTar(stream: Readable | AsyncIterable<Buffer>): AsyncG
       if (prefix && field(header, 257, 6).startsWith('ustar')) name = `${prefix}/${name}`;
       if (longName !== undefined) name = longName;
       if (pax.path !== undefined) name = pax.path;
-      const entry: TarEntry = { name: name.replace(/^\.\//, ''), size: pax.size !== undefined ? Number(pax.size) : size, type, linkname: pax.linkpath ?? field(header, 157, 100) };
+      const entry: TarEntry = {
+        name: name.replace(/^\.\//, ''),
+        size: pax.size !== undefined ? Number(pax.size) : size,
+        type,
+        linkname: pax.linkpath ?? field(header, 157, 100),
+      };
       pax = {};
       longName = undefined;
       const body = r.stream(entry.size);
       yield { entry, body };
       // Whatever the consumer left unread, skip to the next header.
-      for await (const _ of body) { /* drain */ }
+      for await (const _ of body) {
+        /* drain */
+      }
       const pad = Math.ceil(entry.size / BLOCK) * BLOCK - entry.size;
       if (pad) await r.skip(pad);
     }
@@ -143,10 +153,10 @@ export function writeTar(files: Array<{ name: string; data: Buffer | string; mod
     const h = Buffer.alloc(BLOCK);
     if (Buffer.byteLength(f.name) > 100) throw new Error(`tar name too long: ${f.name}`);
     h.write(f.name, 0, 100, 'utf8');
-    h.write(((f.mode ?? (f.type === '5' ? 0o755 : 0o644)).toString(8)).padStart(7, '0') + '\0', 100);
+    h.write(`${(f.mode ?? (f.type === '5' ? 0o755 : 0o644)).toString(8).padStart(7, '0')}\0`, 100);
     h.write('0000000\0', 108);
     h.write('0000000\0', 116);
-    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
     h.write('00000000000\0', 136);
     h.write('        ', 148);
     h.write(f.type ?? '0', 156);
@@ -155,7 +165,7 @@ export function writeTar(files: Array<{ name: string; data: Buffer | string; mod
     h.write('00', 263);
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += h[i]!;
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
     parts.push(h, data);
     const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
     if (pad) parts.push(Buffer.alloc(pad));

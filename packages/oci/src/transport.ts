@@ -1,8 +1,8 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { OciError } from './errors.ts';
 
 /**
@@ -67,7 +67,11 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
     try {
       ca = readFileSync(options.caFile);
     } catch (err) {
-      throw new OciError(`cannot read CA file ${options.caFile}: ${(err as Error).message}`, 'point ca-file at a readable PEM file with the registry\'s CA certificate', { cause: err });
+      throw new OciError(
+        `cannot read CA file ${options.caFile}: ${(err as Error).message}`,
+        "point ca-file at a readable PEM file with the registry's CA certificate",
+        { cause: err },
+      );
     }
   }
   const skipVerify = new Set(options.skipVerifyHosts ?? []);
@@ -76,48 +80,54 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
   const maxSockets = options.maxSockets ?? 16;
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
   // Node replaces its root store when `ca` is given; keep the public roots too.
-  const caList = ca !== undefined ? [...(tlsRootCertificates()), ca.toString()] : undefined;
+  const caList = ca !== undefined ? [...tlsRootCertificates(), ca.toString()] : undefined;
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...(caList ? { ca: caList } : {}) });
   const httpsNoVerify = new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: false });
 
-  return (req) => new Promise<HttpResponse>((resolve, reject) => {
-    const url = new URL(req.url);
-    const secure = url.protocol === 'https:';
-    const agent = !secure ? httpAgent : skipVerify.has(url.host) ? httpsNoVerify : httpsAgent;
-    const headers: Record<string, string> = { ...req.headers };
-    if (req.body instanceof Uint8Array) headers['content-length'] = String(req.body.byteLength);
-    else if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) headers['content-length'] ??= '0';
-    const mod = secure ? https : http;
-    const cr = mod.request(url, { method: req.method, headers, agent });
-    let settled = false;
-    const connectTimer = setTimeout(() => cr.destroy(timeoutError(`connecting to ${url.host} timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs);
-    cr.on('socket', (socket) => {
-      // Reused keep-alive sockets are already connected.
-      if (!socket.connecting) clearTimeout(connectTimer);
-      else socket.once('connect', () => clearTimeout(connectTimer));
+  return (req) =>
+    new Promise<HttpResponse>((resolve, reject) => {
+      const url = new URL(req.url);
+      const secure = url.protocol === 'https:';
+      const agent = !secure ? httpAgent : skipVerify.has(url.host) ? httpsNoVerify : httpsAgent;
+      const headers: Record<string, string> = { ...req.headers };
+      if (req.body instanceof Uint8Array) headers['content-length'] = String(req.body.byteLength);
+      else if (req.body === undefined && (req.method === 'PUT' || req.method === 'POST' || req.method === 'PATCH')) headers['content-length'] ??= '0';
+      const mod = secure ? https : http;
+      const cr = mod.request(url, { method: req.method, headers, agent });
+      let settled = false;
+      const connectTimer = setTimeout(() => cr.destroy(timeoutError(`connecting to ${url.host} timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs);
+      cr.on('socket', (socket) => {
+        // Reused keep-alive sockets are already connected.
+        if (!socket.connecting) clearTimeout(connectTimer);
+        else socket.once('connect', () => clearTimeout(connectTimer));
+      });
+      cr.setTimeout(req.timeoutMs ?? idleTimeoutMs, () =>
+        cr.destroy(timeoutError(`${req.method} ${url.host}${url.pathname}: no data for ${req.timeoutMs ?? idleTimeoutMs} ms`)),
+      );
+      cr.on('error', (err) => {
+        clearTimeout(connectTimer);
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      });
+      cr.on('response', (res) => {
+        clearTimeout(connectTimer);
+        settled = true;
+        const out: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(res.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+        resolve({ status: res.statusCode ?? 0, headers: out, body: res, url: req.url });
+      });
+      if (req.body === undefined) {
+        cr.end();
+      } else if (req.body instanceof Uint8Array) {
+        cr.end(req.body);
+      } else {
+        const src = bodyStream(req.body);
+        src.on('error', (err) => cr.destroy(err));
+        src.pipe(cr);
+      }
     });
-    cr.setTimeout(req.timeoutMs ?? idleTimeoutMs, () => cr.destroy(timeoutError(`${req.method} ${url.host}${url.pathname}: no data for ${req.timeoutMs ?? idleTimeoutMs} ms`)));
-    cr.on('error', (err) => {
-      clearTimeout(connectTimer);
-      if (!settled) { settled = true; reject(err); }
-    });
-    cr.on('response', (res) => {
-      clearTimeout(connectTimer);
-      settled = true;
-      const out: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(res.headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
-      resolve({ status: res.statusCode ?? 0, headers: out, body: res, url: req.url });
-    });
-    if (req.body === undefined) {
-      cr.end();
-    } else if (req.body instanceof Uint8Array) {
-      cr.end(req.body);
-    } else {
-      const src = bodyStream(req.body);
-      src.on('error', (err) => cr.destroy(err));
-      src.pipe(cr);
-    }
-  });
 }
 
 function tlsRootCertificates(): readonly string[] {
@@ -143,7 +153,9 @@ export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024): Pro
 /** Discard a body so the keep-alive socket can be reused. */
 export async function drain(res: HttpResponse): Promise<void> {
   try {
-    for await (const _ of res.body) { /* discard */ }
+    for await (const _ of res.body) {
+      /* discard */
+    }
   } catch {
     /* a broken body after we decided to ignore it does not matter */
   }

@@ -10,7 +10,9 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
   const challenges: AuthChallenge[] = [];
   let i = 0;
   const n = header.length;
-  const skipWs = () => { while (i < n && (header[i] === ' ' || header[i] === '\t')) i++; };
+  const skipWs = () => {
+    while (i < n && (header[i] === ' ' || header[i] === '\t')) i++;
+  };
   const readToken = () => {
     const start = i;
     while (i < n && /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(header[i] ?? '')) i++;
@@ -19,9 +21,15 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
   let current: AuthChallenge | undefined;
   while (i < n) {
     skipWs();
-    if (header[i] === ',') { i++; continue; }
+    if (header[i] === ',') {
+      i++;
+      continue;
+    }
     const token = readToken();
-    if (token === '') { i++; continue; }
+    if (token === '') {
+      i++;
+      continue;
+    }
     skipWs();
     if (header[i] === '=' && current) {
       i++;
@@ -44,7 +52,10 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
     } else {
       // A bare token not followed by "=" starts a new challenge (token68 forms are ignored:
       // registries don't send them).
-      if (header[i] === '=' ) { while (i < n && header[i] === '=') i++; continue; }
+      if (header[i] === '=') {
+        while (i < n && header[i] === '=') i++;
+        continue;
+      }
       current = { scheme: token.toLowerCase(), params: {} };
       challenges.push(current);
     }

@@ -14,14 +14,18 @@ const MB = 1024 * 1024;
 const ep = dockerEndpoint();
 
 function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => execFile(cmd, args, { maxBuffer: 64 * MB }, (err, _o, stderr) => (err ? reject(new Error(`${cmd}: ${stderr}`)) : resolve())));
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { maxBuffer: 64 * MB }, (err, _o, stderr) => (err ? reject(new Error(`${cmd}: ${stderr}`)) : resolve())),
+  );
 }
 
 function engine(method: string, path: string, body?: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.request({ ...ep, method, path, headers: body ? { 'content-type': 'application/x-tar', 'content-length': body.length } : {} }, (res) => {
       let t = '';
-      res.on('data', (c: Buffer) => { t += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        t += c.toString();
+      });
       res.on('end', () => resolve(t));
     });
     req.on('error', reject);
@@ -44,14 +48,24 @@ await engine('POST', `/images/${encodeURIComponent(tag)}/tag?repo=${encodeURICom
 try {
   const save = await time(() => engine('GET', `/images/get?names=${encodeURIComponent(tag)}`));
   const docker = await time(() => run('docker', ['push', '-q', dockerRef]));
-  const skopeo = await time(() => run('skopeo', ['copy', '--dest-tls-verify=false', ...(process.env.DOCKER_HOST ? ['--src-daemon-host', process.env.DOCKER_HOST] : []), `docker-daemon:${tag}`, `docker://${registry}/bench/skopeo-${id}:1`]));
+  const skopeo = await time(() =>
+    run('skopeo', [
+      'copy',
+      '--dest-tls-verify=false',
+      ...(process.env.DOCKER_HOST ? ['--src-daemon-host', process.env.DOCKER_HOST] : []),
+      `docker-daemon:${tag}`,
+      `docker://${registry}/bench/skopeo-${id}:1`,
+    ]),
+  );
   let pushed = 0;
   const ours = await time(async () => {
     const r = await pushImage({ source: await dockerImageSource({ image: tag, compression }), destinations: [`${registry}/bench/shipline-${id}:1`] });
     pushed = r.pushedBytes;
   });
   console.log(`docker save alone: ${save.toFixed(2)} s`);
-  console.log(`push-docker-store-cold (${compression.algorithm}:${compression.level ?? 'default'}): ratio=${(ours / docker).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${docker.toFixed(2)} s) pushed=${(pushed / MB).toFixed(0)} MiB`);
+  console.log(
+    `push-docker-store-cold (${compression.algorithm}:${compression.level ?? 'default'}): ratio=${(ours / docker).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${docker.toFixed(2)} s) pushed=${(pushed / MB).toFixed(0)} MiB`,
+  );
   console.log(`push-docker-store-vs-skopeo: ratio=${(ours / skopeo).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${skopeo.toFixed(2)} s)`);
 } finally {
   await engine('DELETE', `/images/${encodeURIComponent(tag)}?force=1`);

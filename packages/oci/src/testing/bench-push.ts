@@ -31,12 +31,18 @@ try {
   const run = Date.now().toString(36);
   const [res, ours] = await time(async () => pushImage({ source: await ociLayoutSource(fx.dir), destinations: [`${registry}/bench/shipline-${run}:1`] }));
   const [, theirs] = await time(() => skopeo(['copy', '--dest-tls-verify=false', `oci:${fx.dir}`, `docker://${registry}/bench/skopeo-${run}:1`]));
-  console.log(`push-oci-layout-cold: ratio=${(ours / theirs).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${theirs.toFixed(2)} s) pushed=${(res.pushedBytes / MB).toFixed(0)} MiB`);
+  console.log(
+    `push-oci-layout-cold: ratio=${(ours / theirs).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${theirs.toFixed(2)} s) pushed=${(res.pushedBytes / MB).toFixed(0)} MiB`,
+  );
   const [again, warm] = await time(async () => pushImage({ source: await ociLayoutSource(fx.dir), destinations: [`${registry}/bench/shipline-${run}:1`] }));
   const [, skWarm] = await time(() => skopeo(['copy', '--dest-tls-verify=false', `oci:${fx.dir}`, `docker://${registry}/bench/skopeo-${run}:1`]));
-  console.log(`push-oci-layout-warm: ratio=${(warm / skWarm).toFixed(2)} (shipline ${warm.toFixed(3)} s, other ${skWarm.toFixed(3)} s) pushed=${again.pushedBytes} bytes`);
+  console.log(
+    `push-oci-layout-warm: ratio=${(warm / skWarm).toFixed(2)} (shipline ${warm.toFixed(3)} s, other ${skWarm.toFixed(3)} s) pushed=${again.pushedBytes} bytes`,
+  );
   if (second) {
-    const [, two] = await time(async () => pushImage({ source: await ociLayoutSource(fx.dir), destinations: [`${registry}/bench/two-${run}:1`, `${second}/bench/two-${run}:1`] }));
+    const [, two] = await time(async () =>
+      pushImage({ source: await ociLayoutSource(fx.dir), destinations: [`${registry}/bench/two-${run}:1`, `${second}/bench/two-${run}:1`] }),
+    );
     console.log(`push-two-registries: ratio=${(two / ours).toFixed(2)} (shipline two ${two.toFixed(2)} s, shipline one ${ours.toFixed(2)} s)`);
   }
 } finally {

@@ -43,10 +43,11 @@ export async function startFaultProxy(upstream: string, decide: (req: http.Incom
   return {
     address,
     requests,
-    close: () => new Promise((r) => {
-      agent.destroy();
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise((r) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

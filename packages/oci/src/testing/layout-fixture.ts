@@ -56,15 +56,25 @@ export async function makeOciLayout(dir: string, images: FixtureImage[], options
       layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: gz.length });
     }
     const platform = img.platform ?? { os: 'linux', architecture: 'amd64' };
-    const config = Buffer.from(JSON.stringify({
-      architecture: platform.architecture, os: platform.os, created: '2026-01-01T00:00:00Z',
-      config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: diffIds }, history: img.layers.map(() => ({ created_by: 'fixture' })),
-    }));
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: platform.architecture,
+        os: platform.os,
+        created: '2026-01-01T00:00:00Z',
+        config: { Cmd: ['/bin/true'] },
+        rootfs: { type: 'layers', diff_ids: diffIds },
+        history: img.layers.map(() => ({ created_by: 'fixture' })),
+      }),
+    );
     const configDigest = await writeBlob(dir, config);
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length }, layers,
-    }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+        layers,
+      }),
+    );
     const md = await writeBlob(dir, manifest);
     fx.manifestDigests.push(md);
     fx.configDigests.push(configDigest);
@@ -72,7 +82,7 @@ export async function makeOciLayout(dir: string, images: FixtureImage[], options
     fx.layerDigests.push(layers.map((l) => l.digest));
     descriptors.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, platform });
   }
-  let top;
+  let top: { mediaType: string; digest: string; size: number };
   if (images.length > 1 || options.forceIndex) {
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: descriptors }));
     const d = await writeBlob(dir, index);
@@ -83,6 +93,9 @@ export async function makeOciLayout(dir: string, images: FixtureImage[], options
   }
   fx.rootDigest = top.digest;
   const annotated = options.refName ? { ...top, annotations: { 'org.opencontainers.image.ref.name': options.refName } } : top;
-  await writeFile(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [annotated] }));
+  await writeFile(
+    path.join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [annotated] }),
+  );
   return fx;
 }

@@ -18,7 +18,9 @@ function transportArgs(ref: string): string[] {
   return ['--tls-verify=false'];
 }
 
-export async function skopeoInspect(ref: string): Promise<{ Digest: string; Layers: string[]; LayersData?: Array<{ Digest: string; Size: number; MIMEType: string }> }> {
+export async function skopeoInspect(
+  ref: string,
+): Promise<{ Digest: string; Layers: string[]; LayersData?: Array<{ Digest: string; Size: number; MIMEType: string }> }> {
   return JSON.parse((await run(['inspect', ...transportArgs(ref), `docker://${ref}`])).toString('utf8'));
 }
 

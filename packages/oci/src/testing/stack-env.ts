@@ -1,5 +1,5 @@
 // Environment of the local stack (test/stack); stack tests fail rather than skip without it.
-import { mkdtempSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -10,12 +10,24 @@ function need(name: string): string {
 }
 
 export const stack = {
-  get registry(): string { return need('SHIPLINE_REGISTRY'); },
-  get tlsRegistry(): string { return need('SHIPLINE_REGISTRY_TLS'); },
-  get ca(): string { return need('SHIPLINE_REGISTRY_CA'); },
-  get user(): string { return need('SHIPLINE_REGISTRY_USER'); },
-  get password(): string { return need('SHIPLINE_REGISTRY_PASSWORD'); },
-  get dockerHost(): string { return need('DOCKER_HOST'); },
+  get registry(): string {
+    return need('SHIPLINE_REGISTRY');
+  },
+  get tlsRegistry(): string {
+    return need('SHIPLINE_REGISTRY_TLS');
+  },
+  get ca(): string {
+    return need('SHIPLINE_REGISTRY_CA');
+  },
+  get user(): string {
+    return need('SHIPLINE_REGISTRY_USER');
+  },
+  get password(): string {
+    return need('SHIPLINE_REGISTRY_PASSWORD');
+  },
+  get dockerHost(): string {
+    return need('DOCKER_HOST');
+  },
 };
 
 let certDir: string | undefined;

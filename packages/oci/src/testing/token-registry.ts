@@ -1,6 +1,6 @@
 // A real distribution registry in token-auth mode, with a small token service beside it that
 // issues RS256 JWTs the registry verifies: the Bearer flow of Docker Hub, GHCR and friends.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, sign, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -33,7 +33,25 @@ async function freePort(): Promise<number> {
 
 export async function startTokenRegistry(): Promise<TokenRegistry> {
   const dir = mkdtempSync(path.join(tmpdir(), 'oci-token-reg-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=shipline-token-issuer'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=shipline-token-issuer',
+    ],
+    { stdio: 'ignore' },
+  );
   const key = readFileSync(path.join(dir, 'key.pem'));
   const certDer = new X509Certificate(readFileSync(path.join(dir, 'cert.pem'))).raw;
   const user = 'tokenuser';
@@ -51,7 +69,9 @@ export async function startTokenRegistry(): Promise<TokenRegistry> {
       return { type, name: rest.join(':'), actions };
     });
     const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] }));
-    const claims = b64url(JSON.stringify({ iss: issuer, sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }));
+    const claims = b64url(
+      JSON.stringify({ iss: issuer, sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }),
+    );
     const sig = b64url(sign('RSA-SHA256', Buffer.from(`${header}.${claims}`), key));
     return `${header}.${claims}.${sig}`;
   };
@@ -59,7 +79,9 @@ export async function startTokenRegistry(): Promise<TokenRegistry> {
   const tokens = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
     req.on('end', () => {
       const deny = () => {
         res.writeHead(401, { 'content-type': 'application/json' });
@@ -86,27 +108,32 @@ export async function startTokenRegistry(): Promise<TokenRegistry> {
   await new Promise<void>((r) => tokens.listen(0, '127.0.0.1', r));
   const tokenPort = (tokens.address() as net.AddressInfo).port;
   const port = await freePort();
-  writeFileSync(path.join(dir, 'config.yml'), [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${path.join(dir, 'data')}`,
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    'auth:',
-    '  token:',
-    `    realm: http://127.0.0.1:${tokenPort}/token`,
-    `    service: ${service}`,
-    `    issuer: ${issuer}`,
-    `    rootcertbundle: ${path.join(dir, 'cert.pem')}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path.join(dir, 'config.yml'),
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${path.join(dir, 'data')}`,
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      'auth:',
+      '  token:',
+      `    realm: http://127.0.0.1:${tokenPort}/token`,
+      `    service: ${service}`,
+      `    issuer: ${issuer}`,
+      `    rootcertbundle: ${path.join(dir, 'cert.pem')}`,
+      '',
+    ].join('\n'),
+  );
   const bin = process.env.SHIPLINE_REGISTRY_BIN ?? 'docker-registry';
   const child: ChildProcess = spawn(bin, ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null) child.kill('SIGTERM');
