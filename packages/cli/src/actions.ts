@@ -1,5 +1,6 @@
 import { dockerBuild } from '@shipline/action-docker-build/action';
 import { registryPush } from '@shipline/action-registry-push/action';
+import { k8sDeploy } from '@shipline/action-k8s-deploy/action';
 import { smokeTest } from '@shipline/action-smoke-test/action';
 import type { AnyAction } from '@shipline/kit';
 
@@ -7,5 +8,6 @@ import type { AnyAction } from '@shipline/kit';
 export const actions: Record<string, AnyAction> = {
   'docker-build': dockerBuild,
   'registry-push': registryPush,
+  'k8s-deploy': k8sDeploy,
   'smoke-test': smokeTest,
 };

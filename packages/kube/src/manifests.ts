@@ -43,7 +43,15 @@ export async function loadManifests(sources: readonly string[], opts: LoadOption
             'put kubectl on PATH (it renders kustomizations) or give the rendered manifests',
           );
         }
-        text = await opts.kustomize(unit.path);
+        try {
+          text = await opts.kustomize(unit.path);
+        } catch (e) {
+          throw new ManifestSourceError(
+            src,
+            `cannot render kustomization ${label}: ${e instanceof Error ? e.message : String(e)}`,
+            'run `kubectl kustomize` on it locally to see the problem',
+          );
+        }
       } else {
         text = readFileSync(unit.path, 'utf8');
       }

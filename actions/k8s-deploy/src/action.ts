@@ -1,0 +1,122 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { type ActionDefinition, Summary } from '@shipline/kit';
+import type { AppliedResource, Provenance } from '@shipline/kube';
+import { type Inputs, schema, validate } from './inputs.ts';
+import { type DeployOutcome, run } from './run.ts';
+
+export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
+  name: 'k8s-deploy',
+  schema,
+  validate,
+  run: (inputs: Inputs, ctx) =>
+    run(inputs, {
+      log: ctx.log,
+      mask: ctx.mask,
+      env: process.env,
+      tempDir: process.env.RUNNER_TEMP || tmpdir(),
+      cwd: process.cwd(),
+      kustomize: kustomizer(process.env.PATH ?? ''),
+      provenance: provenanceFromEnv(process.env),
+      now: () => performance.now(),
+    }),
+  outputs: (r) => ({
+    resources: JSON.stringify(r.resources.map(output)),
+    pruned: JSON.stringify(r.pruned.map(output)),
+    namespace: r.namespace,
+    changed: String([...r.resources, ...r.pruned].some((x) => x.action !== 'unchanged')),
+  }),
+  summary,
+  failure: (r) => r.failure?.message,
+};
+
+/** The `resources` output: what the next action (rollout-verify) needs, nothing more. */
+function output(r: AppliedResource) {
+  const o: Record<string, unknown> = {
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    namespace: r.namespace,
+    name: r.name,
+    uid: r.uid,
+    generation: r.generation,
+    action: r.action,
+  };
+  if (r.revision) o.revision = r.revision;
+  return o;
+}
+
+function summary(r: DeployOutcome): Summary {
+  const s = new Summary();
+  const title = r.failure ? 'k8s-deploy failed ❌' : r.dryRun ? 'k8s-deploy dry-run (nothing changed)' : 'k8s-deploy applied ✅';
+  s.heading(title).paragraph(
+    `Cluster \`${r.server}\` (context \`${r.context}\`), default namespace \`${r.namespace}\`, ${(r.durationMs / 1000).toFixed(1)} s.`,
+  );
+  if (r.failure) {
+    s.paragraph(
+      r.failure.applied.length
+        ? `Refused in ${r.failure.phase}; ${r.failure.applied.length} object(s) had been applied before.`
+        : `Refused in ${r.failure.phase}; nothing was applied.`,
+    );
+    s.table(
+      ['Object', 'Reason', 'Message'],
+      r.failure.failures.map((f) => [f.object, f.reason, f.message]),
+    );
+  }
+  const rows = [...r.resources, ...r.pruned].map((x) => [
+    x.kind,
+    x.namespace ?? '',
+    x.name,
+    r.dryRun && x.action !== 'unchanged' ? `would be ${x.action}` : x.action,
+    x.revision ? `${x.revision.before ?? '—'} → ${x.revision.after ?? (r.dryRun ? '?' : '—')}` : '',
+  ]);
+  if (rows.length) s.table(['Kind', 'Namespace', 'Name', 'Result', 'Revision'], rows);
+  if (r.images.length)
+    s.heading('Images', 4).table(
+      ['Object', 'Container', 'From', 'To'],
+      r.images.map((c) => [c.object, c.container, c.from, c.to]),
+    );
+  if (r.dryRun) {
+    const diffs = r.resources.filter((x) => x.diff).map((x) => `--- ${x.kind} ${x.namespace ? `${x.namespace}/` : ''}${x.name}\n${x.diff}`);
+    if (diffs.length) s.details(`Diff of ${diffs.length} object(s)`, diffs.join('\n'));
+  }
+  return s;
+}
+
+function provenanceFromEnv(env: NodeJS.ProcessEnv): Provenance {
+  if (env.GITHUB_REPOSITORY) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    return {
+      repository: env.GITHUB_REPOSITORY,
+      commit: env.GITHUB_SHA,
+      runUrl: env.GITHUB_RUN_ID ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined,
+    };
+  }
+  if (env.CI_PROJECT_PATH) return { repository: env.CI_PROJECT_PATH, commit: env.CI_COMMIT_SHA, runUrl: env.CI_JOB_URL };
+  return {};
+}
+
+/** `kubectl kustomize <dir>` when kubectl is on PATH (an argument array, no shell). */
+function kustomizer(path: string): ((dir: string) => Promise<string>) | undefined {
+  const kubectl = path
+    .split(delimiter)
+    .filter((d) => d !== '')
+    .map((d) => join(d, 'kubectl'))
+    .find((p) => {
+      try {
+        accessSync(p, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  if (!kubectl) return undefined;
+  return (dir) =>
+    new Promise((resolve, reject) => {
+      execFile(kubectl, ['kustomize', dir], { maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`kubectl kustomize ${dir} failed: ${(stderr || err.message).trim().split('\n')[0]}`));
+        else resolve(stdout);
+      });
+    });
+}
