@@ -10,6 +10,14 @@ const runs = Number(process.env.BENCH_RUNS ?? 21);
 // Valid inputs for each action, enough to pass validation; SHIPLINE_VALIDATE_ONLY stops before work.
 const sampleInputs: Record<string, Record<string, string>> = {
   'smoke-test': { url: 'http://127.0.0.1:9/healthz', 'expect-status': '200', 'expect-json': '$.status = "ok"', timeout: '5s' },
+  'docker-build': {
+    context: join(root, 'examples', 'order-service'),
+    image: '127.0.0.1:5000/shop/orders',
+    'build-args': 'BASE_IMAGE=127.0.0.1:5000/shipline/node:24',
+    secrets: 'npm_token=not-a-real-token',
+    cache: 'local',
+    'cache-dir': join(root, '.buildx-cache'),
+  },
 };
 
 function median(xs: number[]): number {
