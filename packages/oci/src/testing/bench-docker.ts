@@ -1,7 +1,7 @@
 // Side-by-side: push a ~200 MB, 6-layer image from the docker image store with @shipline/oci
 // vs `docker push` vs `skopeo copy docker-daemon:`. Usage (DOCKER_HOST must point at dockerd):
 //   node packages/oci/src/testing/bench-docker.ts <registry> [compression]
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { parseCompression } from '../compress.ts';
 import { dockerEndpoint, dockerImageSource } from '../docker-engine.ts';
@@ -41,7 +41,15 @@ async function time(f: () => Promise<unknown>): Promise<number> {
 
 const id = Date.now().toString(36);
 const tag = `shipline-bench/push-${id}:1`;
-const fx = makeDockerSave([60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB], 'legacy', { repoTag: tag });
+// REAL_DIRS=dir1:dir2:… makes one layer per directory of real files; default random data.
+const realDirs = process.env.REAL_DIRS?.split(':').filter(Boolean);
+const layers = realDirs
+  ? realDirs.map((d) => execFileSync('tar', ['-C', d, '-cf', '-', '.'], { maxBuffer: 1024 * MB }))
+  : [60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB];
+const fx = makeDockerSave(layers, 'legacy', { repoTag: tag });
+console.log(
+  `image: ${layers.length} layers, ${(fx.layerTars.reduce((a, t) => a + t.length, 0) / MB).toFixed(0)} MiB uncompressed, ${realDirs ? 'real files' : 'random data'}`,
+);
 await engine('POST', '/images/load?quiet=1', fx.tar);
 const dockerRef = `${registry}/bench/docker-${id}:1`;
 await engine('POST', `/images/${encodeURIComponent(tag)}/tag?repo=${encodeURIComponent(`${registry}/bench/docker-${id}`)}&tag=1`);

@@ -2,7 +2,7 @@
 // then a warm re-push, then two registries at once. Usage:
 //   node packages/oci/src/testing/bench-push.ts <registry> [second-registry]
 // Prints `name: ratio=… (shipline … s, other … s)` lines.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,8 +26,13 @@ async function time<T>(f: () => Promise<T>): Promise<[T, number]> {
 
 const work = await mkdtemp(path.join(tmpdir(), 'oci-bench-'));
 try {
-  const layers = [60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB];
+  // REAL_DIRS=dir1:dir2:… makes one layer per directory of real files; default random data.
+  const realDirs = process.env.REAL_DIRS?.split(':').filter(Boolean);
+  const layers = realDirs
+    ? realDirs.map((d) => execFileSync('tar', ['-C', d, '-cf', '-', '.'], { maxBuffer: 1024 * MB }))
+    : [60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB];
   const fx = await makeOciLayout(path.join(work, 'layout'), [{ layers }]);
+  console.log(`layout: ${layers.length} layers, ${realDirs ? 'real files' : 'random data'}`);
   const run = Date.now().toString(36);
   const [res, ours] = await time(async () => pushImage({ source: await ociLayoutSource(fx.dir), destinations: [`${registry}/bench/shipline-${run}:1`] }));
   const [, theirs] = await time(() => skopeo(['copy', '--dest-tls-verify=false', `oci:${fx.dir}`, `docker://${registry}/bench/skopeo-${run}:1`]));

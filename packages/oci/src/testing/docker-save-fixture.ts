@@ -17,8 +17,9 @@ function layerTar(size: number, i: number, text: boolean): Buffer {
   return writeTar([{ name: `app/file-${i}.bin`, data }]);
 }
 
-export function makeDockerSave(layerSizes: number[], shape: 'legacy' | 'oci', options: { text?: boolean; repoTag?: string } = {}): SaveFixture {
-  const layerTars = layerSizes.map((s, i) => layerTar(s, i, options.text ?? false));
+/** `layers`: payload sizes of generated layers, or ready-made layer tars (e.g. of real directories). */
+export function makeDockerSave(layers: number[] | Buffer[], shape: 'legacy' | 'oci', options: { text?: boolean; repoTag?: string } = {}): SaveFixture {
+  const layerTars = layers.map((s, i) => (typeof s === 'number' ? layerTar(s, i, options.text ?? false) : s));
   const diffIds = layerTars.map((t) => sha256Digest(t));
   const config = Buffer.from(
     JSON.stringify({

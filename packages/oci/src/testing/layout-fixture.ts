@@ -8,8 +8,8 @@ import { writeTar } from '../tar.ts';
 
 export interface FixtureImage {
   platform?: { os: string; architecture: string };
-  /** Uncompressed payload size of each layer, in bytes. */
-  layers: number[];
+  /** Uncompressed payload size of each generated layer, in bytes, or ready-made layer tars. */
+  layers: number[] | Buffer[];
   /** Compressible content instead of random bytes. */
   text?: boolean;
 }
@@ -48,7 +48,7 @@ export async function makeOciLayout(dir: string, images: FixtureImage[], options
     const layers = [];
     const diffIds: string[] = [];
     for (const size of img.layers) {
-      const tar = writeTar([{ name: `data/file-${n}.bin`, data: payload(size, img.text ?? false, n) }]);
+      const tar = typeof size === 'number' ? writeTar([{ name: `data/file-${n}.bin`, data: payload(size, img.text ?? false, n) }]) : size;
       n++;
       diffIds.push(sha256Digest(tar));
       const gz = gzipSync(tar, { level: 1 });
