@@ -313,6 +313,8 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     close: async () => {
       closed = true;
       opened?.destroy();
+      // Compressed layers can be hundreds of MiB; let them go once the push is over.
+      held.clear();
     },
   };
 }
