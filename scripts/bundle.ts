@@ -2,8 +2,9 @@
 // One folder each: ncc empties the .js files of its output folder. `--out DIR` bundles elsewhere
 // (check-dist compares such a fresh bundle with the committed one).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { minify } from 'terser';
 
 const root = resolve(import.meta.dirname, '..');
 const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
@@ -17,7 +18,22 @@ export function entries(): { name: string; entry: string }[] {
   return list;
 }
 
-export function bundle(outRoot: string, only?: string[]): void {
+/**
+ * ncc's own minify leaves the chunks that dynamic imports split off untouched (the CLI loads each
+ * action on demand; unminified, the Kubernetes client alone is a 19 MB chunk) and keeps much of
+ * the entry file; terser over every output file makes bundles 3-4x smaller, so they load faster
+ * and weigh less in git.
+ */
+async function minifyOutput(dir: string): Promise<void> {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.js'))) {
+    const path = join(dir, f);
+    const out = await minify(readFileSync(path, 'utf8'), { module: true, compress: { passes: 1 }, mangle: true, format: { comments: false } });
+    if (out.code === undefined) throw new Error(`terser produced nothing for ${path}`);
+    writeFileSync(path, out.code);
+  }
+}
+
+export async function bundle(outRoot: string, only?: string[]): Promise<void> {
   for (const { name, entry } of entries()) {
     if (only?.length && !only.includes(name)) continue;
     const started = Date.now();
@@ -25,6 +41,7 @@ export function bundle(outRoot: string, only?: string[]): void {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
     });
+    await minifyOutput(join(outRoot, name));
     process.stderr.write(`bundled ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   }
 }
@@ -34,5 +51,5 @@ if (import.meta.main) {
   const at = args.indexOf('--out');
   const out = at >= 0 ? resolve(args[at + 1] ?? '') : join(root, 'dist');
   const only = args.filter((a, i) => a !== '--out' && (at < 0 || i !== at + 1));
-  bundle(out, only);
+  await bundle(out, only);
 }

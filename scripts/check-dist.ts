@@ -22,7 +22,7 @@ function files(dir: string): string[] {
 
 const fresh = mkdtempSync(join(tmpdir(), 'shipline-dist-'));
 try {
-  bundle(fresh);
+  await bundle(fresh);
   const want = files(fresh);
   const have = files(join(root, 'dist'));
   const problems: string[] = [];

@@ -18,9 +18,10 @@ describe.each(actionNames())('action %s', (name) => {
     expect(existsSync(join(dir, yml.runs.main))).toBe(true);
   });
 
-  it('declares exactly the inputs its schema reads, with the same required flags and defaults', () => {
-    const def = actions[name];
-    expect(def, `packages/cli/src/actions.ts lacks ${name}`).toBeDefined();
+  it('declares exactly the inputs its schema reads, with the same required flags and defaults', async () => {
+    const load = actions[name];
+    expect(load, `packages/cli/src/actions.ts lacks ${name}`).toBeDefined();
+    const def = await load?.();
     const schema = def?.schema as Record<string, { required: boolean; default: string | undefined }>;
     expect(Object.keys(meta.inputs).sort()).toEqual(Object.keys(schema).sort());
     for (const [input, spec] of Object.entries(schema)) {

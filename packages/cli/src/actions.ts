@@ -1,13 +1,12 @@
-import { dockerBuild } from '@shipline/action-docker-build/action';
-import { registryPush } from '@shipline/action-registry-push/action';
-import { k8sDeploy } from '@shipline/action-k8s-deploy/action';
-import { smokeTest } from '@shipline/action-smoke-test/action';
 import type { AnyAction } from '@shipline/kit';
 
-/** Every action the CLI can run, by the name used in `shipline <name>`. */
-export const actions: Record<string, AnyAction> = {
-  'docker-build': dockerBuild,
-  'registry-push': registryPush,
-  'k8s-deploy': k8sDeploy,
-  'smoke-test': smokeTest,
+/**
+ * Every action the CLI can run, by the name used in `shipline <name>`. Loaded on demand: each one
+ * becomes its own chunk, so `shipline smoke-test` does not parse the Kubernetes client.
+ */
+export const actions: Record<string, () => Promise<AnyAction>> = {
+  'docker-build': async () => (await import('@shipline/action-docker-build/action')).dockerBuild,
+  'registry-push': async () => (await import('@shipline/action-registry-push/action')).registryPush,
+  'k8s-deploy': async () => (await import('@shipline/action-k8s-deploy/action')).k8sDeploy,
+  'smoke-test': async () => (await import('@shipline/action-smoke-test/action')).smokeTest,
 };

@@ -48,11 +48,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stdout.write(`shipline ${VERSION}\n`);
     return 0;
   }
-  const def = actions[first];
-  if (!def) {
+  const load = actions[first];
+  if (!load) {
     process.stderr.write(`shipline: unknown action ${JSON.stringify(first)}; actions: ${Object.keys(actions).join(', ')}\n`);
     return 2;
   }
+  const def = await load();
   try {
     const parsed = parseArgs(rest, def.schema, first);
     if (parsed.help) {
