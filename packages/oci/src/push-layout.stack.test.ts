@@ -142,6 +142,13 @@ describe('push an OCI layout to the real registry', () => {
     expect((err as RegistryError).hint).toMatch(/ca-file/);
   });
 
+  it('a registry listed as insecure is reached without verifying its certificate', async () => {
+    const repo = `${stack.tlsRegistry}/${uniqueRepo('oci/insecure')}`;
+    const result = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${repo}:1`], credentials: creds(), insecure: [stack.tlsRegistry] });
+    expect(result.digest).toBe(single.rootDigest);
+    expect((await skopeoRaw(`${repo}:1`)).digest).toBe(single.rootDigest);
+  });
+
   it('a registry that is down fails after bounded retries naming the endpoint', async () => {
     const delays: number[] = [];
     const err = await pushImage({
