@@ -24,9 +24,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function skopeoDigest(ref: string, creds: string): Promise<string> {
+async function skopeoDigest(ref: string, user: string, password: string): Promise<string> {
+  const authfile = path.join(work, 'skopeo-auth.json');
+  await writeFile(authfile, JSON.stringify({ auths: { [reg.address]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }), { mode: 0o600 });
   return new Promise((resolve, reject) => {
-    execFile('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, `docker://${ref}`], (err, stdout, stderr) => {
+    execFile('skopeo', ['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${ref}`], (err, stdout, stderr) => {
       if (err) reject(new Error(stderr));
       else resolve((JSON.parse(stdout) as { Digest: string }).Digest);
     });
@@ -49,7 +51,7 @@ describe('Bearer token flow against a registry in token-auth mode', () => {
     expect(reg.tokenRequests).toEqual([{ method: 'GET', scopes: ['repository:team/bearer:pull,push'], grant: 'basic' }]);
     expect(secrets).toContain(reg.password);
     expect(secrets.some((s) => s.split('.').length === 3)).toBe(true);
-    expect(await skopeoDigest(ref, `${reg.user}:${reg.password}`)).toBe(fx.rootDigest);
+    expect(await skopeoDigest(ref, reg.user, reg.password)).toBe(fx.rootDigest);
   });
 
   it('asks for pull on the source repository when mounting across repositories', async () => {

@@ -277,7 +277,8 @@ export class RegistryClient {
       headers: { 'content-type': doc.mediaType },
       body: doc.bytes,
     });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, `pushing manifest ${this.registry}/${repository}:${reference}`, 'PUT');
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202)
+      return this.fail(res, `pushing manifest ${this.registry}/${repository}:${reference}`, 'PUT');
     await drain(res);
     const local = sha256Digest(doc.bytes);
     const remote = res.headers['docker-content-digest'];

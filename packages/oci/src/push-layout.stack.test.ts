@@ -144,7 +144,12 @@ describe('push an OCI layout to the real registry', () => {
 
   it('a registry listed as insecure is reached without verifying its certificate', async () => {
     const repo = `${stack.tlsRegistry}/${uniqueRepo('oci/insecure')}`;
-    const result = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${repo}:1`], credentials: creds(), insecure: [stack.tlsRegistry] });
+    const result = await pushImage({
+      source: await ociLayoutSource(single.dir),
+      destinations: [`${repo}:1`],
+      credentials: creds(),
+      insecure: [stack.tlsRegistry],
+    });
     expect(result.digest).toBe(single.rootDigest);
     expect((await skopeoRaw(`${repo}:1`)).digest).toBe(single.rootDigest);
   });

@@ -1,5 +1,8 @@
 // skopeo is the independent oracle for what a registry holds.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sha256Digest } from '../digest.ts';
 import { skopeoCertDir, stack } from './stack-env.ts';
 
@@ -12,9 +15,20 @@ function run(args: string[]): Promise<Buffer> {
   });
 }
 
+let authFile: string | undefined;
+// Credentials go in a 0600 auth file, never on a command line.
+function skopeoAuthFile(): string {
+  if (!authFile) {
+    authFile = path.join(mkdtempSync(path.join(tmpdir(), 'oci-skopeo-auth-')), 'auth.json');
+    const auth = Buffer.from(`${stack.user}:${stack.password}`).toString('base64');
+    writeFileSync(authFile, JSON.stringify({ auths: { [stack.tlsRegistry]: { auth } } }), { mode: 0o600 });
+  }
+  return authFile;
+}
+
 function transportArgs(ref: string): string[] {
   const tls = process.env.SHIPLINE_REGISTRY_TLS;
-  if (tls && ref.startsWith(`${tls}/`)) return ['--cert-dir', skopeoCertDir(), '--creds', `${stack.user}:${stack.password}`];
+  if (tls && ref.startsWith(`${tls}/`)) return ['--cert-dir', skopeoCertDir(), '--authfile', skopeoAuthFile()];
   return ['--tls-verify=false'];
 }
 
