@@ -1,14 +1,15 @@
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ActionDefinition, Summary } from '@shipline/kit';
+import { type ActionDefinition, Summary, UserError } from '@shipline/kit';
 import { request } from './http.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
-import { run, type SmokeResult } from './run.ts';
+import { type ApiConnection, type KubeconfigChoice, run, type SmokeResult } from './run.ts';
 
 export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
   name: 'smoke-test',
   schema,
   validate,
-  run: (inputs: Inputs, ctx) => run(inputs, { request, now: () => performance.now(), sleep: (ms) => sleep(ms), log: ctx.log, mask: ctx.mask }),
+  run: (inputs: Inputs, ctx) => run(inputs, { request, connect, now: () => performance.now(), sleep: (ms) => sleep(ms), log: ctx.log, mask: ctx.mask }),
   outputs: (r) => ({
     passed: String(r.passed),
     results: JSON.stringify(r.results),
@@ -37,3 +38,34 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
     return `smoke test failed for ${bad.length} of ${r.results.length} target(s): ${bad.map((t) => `${t.target}: ${t.reason}`).join(' | ')}`;
   },
 };
+
+/**
+ * Cluster access for service/pod targets. The Kubernetes client is imported only here, so URL-only
+ * runs do not pay for loading it.
+ */
+async function connect(choice: KubeconfigChoice): Promise<ApiConnection> {
+  const kube = await import('@shipline/kube');
+  let access: ReturnType<typeof kube.openKubeconfig>;
+  try {
+    access = kube.openKubeconfig({ ...choice, tempDir: process.env.RUNNER_TEMP || tmpdir(), env: process.env });
+  } catch (e) {
+    if (!(e instanceof kube.KubeError)) throw e;
+    const input =
+      choice.context !== undefined && e.message.startsWith(`context ${JSON.stringify(choice.context)}`)
+        ? 'context'
+        : choice.content !== undefined
+          ? 'kubeconfig'
+          : choice.path !== undefined
+            ? 'kubeconfig-path'
+            : undefined;
+    throw new UserError(e.message, { input, hint: e.hint });
+  }
+  try {
+    const conn = await kube.connectionOf(access);
+    return { ...conn, close: () => access.close() };
+  } catch (e) {
+    access.close();
+    if (e instanceof kube.KubeError) throw new UserError(e.message, { input: choice.content !== undefined ? 'kubeconfig' : undefined, hint: e.hint });
+    throw e;
+  }
+}

@@ -15,8 +15,12 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body: string | undefined;
   timeoutMs: number;
-  ca: Buffer | undefined;
+  ca: Buffer | string | undefined;
   insecure: boolean;
+  /** Client certificate and key (a kubeconfig's user, for the API server's proxy). */
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  servername?: string;
   /** 0 means redirects are returned as they are. */
   maxRedirects: number;
   /** Bytes of body kept for matching; the rest is read and counted, not kept. */
@@ -98,7 +102,7 @@ async function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
       method: req.method,
       headers,
       agent: false,
-      ...(isHttps ? { ca: req.ca, rejectUnauthorized: !req.insecure } : {}),
+      ...(isHttps ? { ca: req.ca, cert: req.cert, key: req.key, servername: req.servername, rejectUnauthorized: !req.insecure } : {}),
     };
     const r = (isHttps ? httpsMod : httpMod).request(req.url, options, (res) => {
       const chunks: Buffer[] = [];

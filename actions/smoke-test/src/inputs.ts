@@ -1,5 +1,6 @@
 import { type InputsOf, input, UserError } from '@shipline/kit';
 import { type JsonExpectation, parseJsonExpectation, parseStatusPattern, type StatusPattern } from './expect.ts';
+import { type ProxyTarget, parseProxyTarget } from './targets.ts';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -34,8 +35,20 @@ const jsonExpectation = input.custom<JsonExpectation>('`path = value` line', (ra
   return j;
 });
 
+const proxyTarget = (kind: 'service' | 'pod') =>
+  input.custom<ProxyTarget>(`${kind} as namespace/name:port/path`, (raw, fail) => {
+    const t = parseProxyTarget(kind, raw);
+    if ('error' in t) return fail(`${input.quote(raw)} is not a ${kind} target: ${t.error}`, `write namespace/name:port/path, e.g. shop/orders:8080/healthz`);
+    return t;
+  });
+
 export const schema = {
-  url: input.list(input.url(), { required: true, min: 1 }),
+  url: input.list(input.url()),
+  service: input.list(proxyTarget('service')),
+  pod: input.list(proxyTarget('pod')),
+  kubeconfig: input.string({ secret: true }),
+  'kubeconfig-path': input.file(),
+  context: input.string(),
   method: input.enumOf(METHODS, { default: 'GET', caseInsensitive: true }),
   headers: input.list(header, { commas: false }),
   body: input.string(),
@@ -61,6 +74,26 @@ export type Inputs = InputsOf<typeof schema>;
 
 /** Rules that tie inputs together; each names the input to change. */
 export function validate(i: Inputs): void {
+  const inCluster = i.service.length + i.pod.length > 0;
+  if (i.url.length === 0 && !inCluster) {
+    throw new UserError('is required', {
+      input: 'url',
+      hint: 'set `url`, or `service`/`pod` (namespace/name:port/path) to check through the Kubernetes API server',
+    });
+  }
+  if (i.kubeconfig !== undefined && i['kubeconfig-path'] !== undefined) {
+    throw new UserError('both `kubeconfig` and `kubeconfig-path` are set', {
+      input: 'kubeconfig-path',
+      hint: 'give the kubeconfig either as content or as a file',
+    });
+  }
+  if (!inCluster && (i.kubeconfig !== undefined || i['kubeconfig-path'] !== undefined || i.context !== undefined)) {
+    const name = i.kubeconfig !== undefined ? 'kubeconfig' : i['kubeconfig-path'] !== undefined ? 'kubeconfig-path' : 'context';
+    throw new UserError(`\`${name}\` is set but no \`service\` or \`pod\` target uses it`, {
+      input: name,
+      hint: 'add `service: namespace/name:port/path` (or `pod:`), or drop it',
+    });
+  }
   if (i.body !== undefined && (i.method === 'GET' || i.method === 'HEAD')) {
     throw new UserError(`a body is not sent with ${i.method}`, { input: 'body', hint: 'set `method` to POST, PUT or PATCH, or remove `body`' });
   }

@@ -3,6 +3,7 @@ import { type Log, UserError } from '@shipline/kit';
 import { type Expectations, evaluate, percentile } from './expect.ts';
 import { type HttpResponse, type Requester, RequestFailed } from './http.ts';
 import { type Inputs, redactUrl } from './inputs.ts';
+import { formatProxyTarget, proxyUrl } from './targets.ts';
 
 export interface TargetResult {
   target: string;
@@ -26,12 +27,46 @@ export interface SmokeResult {
   durationMs: number;
 }
 
+/** How to reach the Kubernetes API server: TLS material and auth headers from a kubeconfig. */
+export interface ApiConnection {
+  server: URL;
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  rejectUnauthorized: boolean;
+  servername?: string;
+  headers: Record<string, string>;
+  /** Removes any temporary kubeconfig. */
+  close(): void;
+}
+
+export interface KubeconfigChoice {
+  content: string | undefined;
+  path: string | undefined;
+  context: string | undefined;
+}
+
 export interface Deps {
   request: Requester;
+  /** Opens the kubeconfig for `service`/`pod` targets (throws UserError for a bad one). */
+  connect?: (choice: KubeconfigChoice) => Promise<ApiConnection>;
   now(): number;
   sleep(ms: number): Promise<void>;
   log: Log;
   mask(secret: string): void;
+}
+
+/** One thing to check: a URL as given, or a service/pod through the API server's proxy. */
+interface Target {
+  label: string;
+  url: URL;
+  headers: Record<string, string>;
+  ca: Buffer | string | undefined;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  servername?: string;
+  insecure: boolean;
+  proxied: boolean;
 }
 
 const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|password|api-?key/i;
@@ -47,6 +82,36 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
   }
   for (const u of inputs.url) if (u.password) deps.mask(decodeURIComponent(u.password));
   const ca = inputs['ca-file'] ? readCa(inputs['ca-file']) : undefined;
+  const targets: Target[] = inputs.url.map((url) => ({ label: redactUrl(url), url, headers, ca, insecure: inputs.insecure, proxied: false }));
+  let api: ApiConnection | undefined;
+  const proxied = [...inputs.service, ...inputs.pod];
+  if (proxied.length) {
+    if (!deps.connect) throw new UserError('service and pod targets need cluster access, which this host does not offer', { input: 'service' });
+    api = await deps.connect({ content: inputs.kubeconfig, path: inputs['kubeconfig-path'], context: inputs.context });
+    for (const v of Object.values(api.headers)) deps.mask(v.replace(/^(Bearer|Basic) /, ''));
+    for (const t of proxied) {
+      const target: Target = {
+        label: formatProxyTarget(t),
+        url: proxyUrl(api.server, t),
+        headers: { ...headers, ...api.headers },
+        ca: api.ca,
+        insecure: !api.rejectUnauthorized,
+        proxied: true,
+      };
+      if (api.cert) target.cert = api.cert;
+      if (api.key) target.key = api.key;
+      if (api.servername) target.servername = api.servername;
+      targets.push(target);
+    }
+  }
+  try {
+    return await checkAll(inputs, deps, targets, started, deadlineAt);
+  } finally {
+    api?.close();
+  }
+}
+
+async function checkAll(inputs: Inputs, deps: Deps, targets: Target[], started: number, deadlineAt: number): Promise<SmokeResult> {
   const ex: Expectations = {
     status: inputs['expect-status'],
     body: inputs['expect-body'],
@@ -55,8 +120,8 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
   };
   const latencies: number[] = [];
 
-  const check = async (url: URL): Promise<TargetResult> => {
-    const label = redactUrl(url);
+  const check = async (target: Target): Promise<TargetResult> => {
+    const label = target.label;
     const t0 = deps.now();
     let attempts = 0;
     let failures = 0;
@@ -87,17 +152,24 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
       let reasons: string[];
       try {
         last = await deps.request({
-          url,
+          url: target.url,
           method: inputs.method,
-          headers,
+          headers: target.headers,
           body: inputs.body,
           timeoutMs,
-          ca,
-          insecure: inputs.insecure,
+          ca: target.ca,
+          cert: target.cert,
+          key: target.key,
+          servername: target.servername,
+          insecure: target.insecure,
           maxRedirects: inputs['follow-redirects'] ? inputs['max-redirects'] : 0,
           maxBodyBytes: MAX_BODY_BYTES,
         });
         reasons = evaluate(last, ex);
+        if (target.proxied && reasons.length) {
+          const why = apiServerReason(last);
+          if (why) reasons.push(`API server: ${why}`);
+        }
       } catch (e) {
         if (!(e instanceof RequestFailed)) throw e;
         // An attempt the deadline cut short says less than the full-length one before it.
@@ -127,7 +199,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
     }
   };
 
-  const results = await deps.log.group(`Smoke test of ${inputs.url.length} target(s)`, () => pool(inputs.url, inputs.concurrency, check));
+  const results = await deps.log.group(`Smoke test of ${targets.length} target(s)`, () => pool(targets, inputs.concurrency, check));
   const r1 = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 10) / 10);
   return {
     passed: results.every((r) => r.passed),
@@ -136,6 +208,18 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
     p95Ms: r1(percentile(latencies, 95)),
     durationMs: Math.round(deps.now() - started),
   };
+}
+
+/** The message of a Kubernetes Status answered by the API server itself (no endpoints, forbidden...). */
+function apiServerReason(res: HttpResponse): string | undefined {
+  if (res.status < 400) return undefined;
+  try {
+    const body = JSON.parse(res.body) as { kind?: string; message?: string };
+    if (body.kind === 'Status' && typeof body.message === 'string') return body.message;
+  } catch {
+    // The target's own error page: the status rule already says enough.
+  }
+  return undefined;
 }
 
 function readCa(path: string): Buffer {

@@ -50,6 +50,12 @@ const cases: [string, () => Record<string, string>, string, RegExp][] = [
   ['timeout longer than deadline', () => ({ url: ok(), timeout: '2m', deadline: '10s' }), 'timeout', /longer than deadline/],
   ['backoff below 1', () => ({ url: ok(), backoff: '0.5' }), 'backoff', /out of range/],
   ['consecutive-successes zero', () => ({ url: ok(), 'consecutive-successes': '0' }), 'consecutive-successes', /out of range/],
+  ['service without namespace', () => ({ service: 'orders:8080/healthz' }), 'service', /not a service target: it must start with namespace\//],
+  ['service with a bad port', () => ({ service: 'shop/orders:99999/' }), 'service', /port "99999"/],
+  ['pod with an uppercase name', () => ({ pod: 'shop/Web-0:8080/' }), 'pod', /not a valid object name/],
+  ['kubeconfig without a service target', () => ({ url: ok(), 'kubeconfig-path': notPem }), 'kubeconfig-path', /no `service` or `pod` target uses it/],
+  ['kubeconfig that is not one', () => ({ service: 'shop/orders:8080/', kubeconfig: 'just-a-token-value' }), 'kubeconfig', /not a kubeconfig/],
+  ['kubeconfig-path missing', () => ({ service: 'shop/orders:8080/', 'kubeconfig-path': '/nonexistent/kubeconfig' }), 'kubeconfig-path', /does not exist/],
   ['insecure with ca-file', () => ({ url: ok(), insecure: 'true', 'ca-file': notPem }), 'insecure', /both `insecure` and `ca-file`/],
 ];
 
