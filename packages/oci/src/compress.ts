@@ -7,7 +7,11 @@ import { createLimiter } from './limiter.ts';
 
 export type Compression = { algorithm: 'gzip'; level?: number } | { algorithm: 'zstd'; level?: number };
 
-export const DEFAULT_COMPRESSION: Compression = { algorithm: 'gzip', level: 6 };
+// Speed over the last few percent of size, as go-containerregistry (crane) does: in a CI push the
+// compression is on the critical path, and level 6 costs ~1.8x the CPU for ~8% smaller layers.
+export const DEFAULT_GZIP_LEVEL = 1;
+export const DEFAULT_ZSTD_LEVEL = 3;
+export const DEFAULT_COMPRESSION: Compression = { algorithm: 'gzip', level: DEFAULT_GZIP_LEVEL };
 
 /** Node ≥ 22.15 ships zstd in zlib; older runtimes don't. */
 export function zstdAvailable(): boolean {
@@ -38,8 +42,8 @@ export function layerMediaType(c: Compression, format: 'oci' | 'docker'): string
 }
 
 function createCompressor(c: Compression): zlib.Gzip | zlib.ZstdCompress {
-  if (c.algorithm === 'gzip') return zlib.createGzip({ level: c.level ?? 6, memLevel: 9 });
-  return zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } });
+  if (c.algorithm === 'gzip') return zlib.createGzip({ level: c.level ?? DEFAULT_GZIP_LEVEL, memLevel: 9 });
+  return zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? DEFAULT_ZSTD_LEVEL } });
 }
 
 /** A finished compressed layer held in memory. */
@@ -108,10 +112,10 @@ function compressBlock(c: Compression, block: Buffer): Promise<Buffer> {
         if (c.algorithm === 'gzip')
           zlib.gzip(
             block,
-            { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : (c.level ?? 6), memLevel: 9, chunkSize },
+            { level: block.length >= 64 * 1024 && sampleEntropy(block) > INCOMPRESSIBLE_BITS ? 0 : (c.level ?? DEFAULT_GZIP_LEVEL), memLevel: 9, chunkSize },
             done,
           );
-        else zlib.zstdCompress(block, { chunkSize, params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? 3 } }, done);
+        else zlib.zstdCompress(block, { chunkSize, params: { [zlib.constants.ZSTD_c_compressionLevel]: c.level ?? DEFAULT_ZSTD_LEVEL } }, done);
       }),
   );
 }
