@@ -5,14 +5,15 @@ import { delimiter, join } from 'node:path';
 import { type ActionDefinition, Summary } from '@shipline/kit';
 import type { AppliedResource, Provenance } from '@shipline/kube';
 import { type Inputs, schema, validate } from './inputs.ts';
-import { type DeployOutcome, run } from './run.ts';
+import type { DeployOutcome } from './run.ts';
 
 export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
   name: 'k8s-deploy',
   schema,
   validate,
-  run: (inputs: Inputs, ctx) =>
-    run(inputs, {
+  // The Kubernetes client is loaded after the inputs are valid, so bad input fails fast.
+  run: async (inputs: Inputs, ctx) =>
+    (await import('./run.ts')).run(inputs, {
       log: ctx.log,
       mask: ctx.mask,
       env: process.env,

@@ -6,7 +6,7 @@ import { diffObject } from './diff.ts';
 import { ApiError, ApplyError, KubeError } from './errors.ts';
 import type { Manifest } from './manifests.ts';
 import { describeObject, groupOf, isRecord, type KubeObject, objectKey } from './object.ts';
-import { phases } from './order.ts';
+import { orderObjects, phases } from './order.ts';
 import { pool } from './pool.ts';
 
 export const FIELD_MANAGER = 'shipline';
@@ -196,7 +196,7 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   );
 
   if (opts.dryRun) {
-    const resources = items.map((it) => dryRunRecord(it));
+    const resources = orderObjects(items).map((it) => dryRunRecord(it));
     const pruned = opts.prune ? (await pruneCandidates(client, items, opts, conc)).map((c) => record(c.obj, 'pruned')) : [];
     return { dryRun: true, resources, pruned, namespaces: namespacesOf(items) };
   }
@@ -237,7 +237,7 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   for (const group of phases(items.filter((i) => !first.includes(i)))) await applyAll(group);
 
   // 5. Workload revisions after apply, then prune.
-  const resources = await pool(items, conc, (it) => appliedRecord(client, it, opts.revisionTimeoutMs ?? 10_000, sleep));
+  const resources = await pool(orderObjects(items), conc, (it) => appliedRecord(client, it, opts.revisionTimeoutMs ?? 10_000, sleep));
   const pruned: AppliedResource[] = [];
   if (opts.prune) {
     const candidates = await pruneCandidates(client, items, opts, conc);
