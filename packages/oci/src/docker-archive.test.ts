@@ -3,7 +3,7 @@ import { gunzipSync, gzipSync, zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseCompression, zstdAvailable } from './compress.ts';
 import { sha256Digest } from './digest.ts';
-import { dockerArchiveSource } from './docker-archive.ts';
+import { type CachedLayer, dockerArchiveSource, type LayerCache } from './docker-archive.ts';
 import { OciError } from './errors.ts';
 import type { Blob, ImageSource } from './source.ts';
 import { readTar, writeTar } from './tar.ts';
@@ -136,6 +136,57 @@ describe('dockerArchiveSource', () => {
     await expect(drainSource(src)).rejects.toThrow(/not the expected/);
     const cut = dockerArchiveSource(chunked(fx.tar.subarray(0, 3000)));
     await expect(drainSource(cut)).rejects.toBeInstanceOf(OciError);
+  });
+});
+
+describe('dockerArchiveSource with a layer cache', () => {
+  for (const shape of ['legacy', 'oci'] as const) {
+    it(`${shape}: skips compressing layers already pushed, still checking diff_ids`, async () => {
+      const store = new Map<string, CachedLayer>();
+      const cache: LayerCache = { get: async (d) => store.get(d), put: async (d, l) => void store.set(d, l) };
+      const present = new Set<string>();
+      const ctx = { isPresent: async (d: string) => present.has(d) };
+      const base = makeDockerSave([200_000, 300_000], shape, { text: true });
+      const first = dockerArchiveSource(chunked(base.tar), { layerCache: cache });
+      for await (const b of first.blobs(ctx)) present.add(b.digest);
+      const m1 = JSON.parse((await first.manifests()).root.bytes.toString('utf8'));
+      await first.pushed?.(await first.manifests());
+      expect(store.size).toBe(2);
+
+      // Same layers plus a new one on top: only the new layer (and the config) come out.
+      const tars = [...base.layerTars, writeTar([{ name: 'app/new.txt', data: 'new '.repeat(50_000) }])];
+      const fx = makeDockerSave(tars, shape);
+      const second = dockerArchiveSource(chunked(fx.tar), { layerCache: cache });
+      const emitted: string[] = [];
+      for await (const b of second.blobs(ctx)) emitted.push(b.digest);
+      const m2 = JSON.parse((await second.manifests()).root.bytes.toString('utf8'));
+      expect(m2.layers.slice(0, 2)).toEqual(m1.layers);
+      expect(emitted).toHaveLength(2);
+      expect(emitted).toContain(m2.layers[2].digest);
+      expect(emitted).toContain(fx.configDigest);
+    });
+  }
+
+  it('ignores the cache when the destination lacks the blob', async () => {
+    const store = new Map<string, CachedLayer>();
+    const cache: LayerCache = { get: async (d) => store.get(d), put: async (d, l) => void store.set(d, l) };
+    const fx = makeDockerSave([100_000], 'legacy', { text: true });
+    const a = dockerArchiveSource(chunked(fx.tar), { layerCache: cache });
+    await drainSource(a);
+    await a.pushed?.(await a.manifests());
+    const b = dockerArchiveSource(chunked(fx.tar), { layerCache: cache });
+    const out: string[] = [];
+    for await (const blob of b.blobs({ isPresent: async () => false })) out.push(blob.digest);
+    expect(out).toHaveLength(2);
+  });
+
+  it('keeps a large JSON config in an OCI-shaped archive as the config, not a layer', async () => {
+    const fx = makeDockerSave([100_000], 'oci', { text: true, historyEntries: 3000 });
+    const src = dockerArchiveSource(chunked(fx.tar));
+    await drainSource(src);
+    const m = await src.manifests();
+    expect(m.configDigest).toBe(fx.configDigest);
+    expect(fx.configSize).toBeGreaterThan(64 * 1024);
   });
 });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
 import {
@@ -13,7 +14,7 @@ import {
 } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
-import type { Blob, ImageManifests, ImageSource } from './source.ts';
+import type { Blob, BlobContext, ImageManifests, ImageSource } from './source.ts';
 import { readTar } from './tar.ts';
 
 export interface DockerArchiveOptions {
@@ -28,7 +29,53 @@ export interface DockerArchiveOptions {
   image?: string;
   /** Expected config digest (image ID), checked against the archive. */
   expectConfigDigest?: string;
+  /** Remembers diff_id → compressed blob, so layers present in every destination are skipped. */
+  layerCache?: LayerCache;
   description?: string;
+}
+
+export interface CachedLayer {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+/** diff_id → compressed blob made earlier with the same settings. */
+export interface LayerCache {
+  get(diffId: string): Promise<CachedLayer | undefined>;
+  put(diffId: string, layer: CachedLayer): Promise<void>;
+}
+
+/**
+ * A LayerCache in a directory, one small file per layer; `settings` (compression, block size,
+ * manifest format) is part of the key because each gives a different blob.
+ */
+export function fileLayerCache(dir: string, settings: unknown): LayerCache {
+  const file = (diffId: string) =>
+    path.join(
+      dir,
+      `layer-${createHash('sha256')
+        .update(JSON.stringify([diffId, settings]))
+        .digest('hex')
+        .slice(0, 40)}.json`,
+    );
+  return {
+    async get(diffId) {
+      try {
+        const doc = JSON.parse(await readFile(file(diffId), 'utf8')) as CachedLayer;
+        return typeof doc.digest === 'string' && typeof doc.size === 'number' && typeof doc.mediaType === 'string' ? doc : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async put(diffId, layer) {
+      await mkdir(dir, { recursive: true });
+      const f = file(diffId);
+      const tmp = `${f}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(layer));
+      await rename(tmp, f);
+    },
+  };
 }
 
 interface ManifestJsonEntry {
@@ -60,6 +107,7 @@ function isMetadataName(name: string): boolean {
 
 type Held =
   | { kind: 'raw'; bytes: Buffer }
+  | { kind: 'known'; diffId: string; digest: string; size: number; mediaType: string }
   | { kind: 'compressing'; result: Promise<CompressedLayer> }
   | { kind: 'precompressed'; digest: string; size: number; chunks: Buffer[]; mediaType: string };
 
@@ -136,6 +184,13 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
 
   let opened: Readable | undefined;
   let closed = false;
+  let ctx: BlobContext | undefined;
+  const layerCache = options.layerCache;
+  const knownLayer = async (diffId: string): Promise<Held | undefined> => {
+    const cached = await layerCache?.get(diffId);
+    if (!cached || !ctx || !(await ctx.isPresent(cached.digest))) return undefined;
+    return { kind: 'known', diffId, ...cached };
+  };
   const consume = async (): Promise<ImageManifests> => {
     const stream = await open();
     opened = stream;
@@ -145,6 +200,17 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       if (emitted.has(b.digest)) return;
       emitted.add(b.digest);
       queue.push(b);
+    };
+    const startCompression = async (name: string, chunks: AsyncIterable<Buffer> | Buffer[]) => {
+      const compressor = new LayerCompressor(compression, budget, blockSize);
+      for await (const c of chunks) await compressor.write(c);
+      const result = compressor.end();
+      held.set(name, { kind: 'compressing', result });
+      // Upload as soon as this layer is compressed, while later ones still stream in.
+      result.then(
+        (r) => emit(memBlob(r.digest, r.size, layerType, r.chunks)),
+        () => {},
+      );
     };
     for await (const { entry, body } of readTar(stream)) {
       if (entry.type === '2' || entry.type === '1') {
@@ -158,42 +224,80 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
         held.set(entry.name, { kind: 'raw', bytes: Buffer.concat(parts) });
         continue;
       }
-      let compressor: LayerCompressor | undefined;
-      let pre: { hash: ReturnType<typeof createHash>; chunks: Buffer[]; size: number; mediaType: string } | undefined;
-      for await (const chunk of body) {
-        if (!compressor && !pre) {
-          // Layers already compressed in the store (containerd snapshotter) are pushed as they are.
-          if (startsWith(chunk, GZIP_MAGIC))
-            pre = {
-              hash: createHash('sha256'),
-              chunks: [],
-              size: 0,
-              mediaType: format === 'docker' ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip',
-            };
-          else if (startsWith(chunk, ZSTD_MAGIC))
-            pre = { hash: createHash('sha256'), chunks: [], size: 0, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' };
-          else compressor = new LayerCompressor(compression, budget, blockSize);
+      // Decide from the first bytes (at least 4, whatever the chunking) what the entry is.
+      const head: Buffer[] = [];
+      let headSize = 0;
+      const it = body[Symbol.asyncIterator]();
+      while (headSize < 4) {
+        const r = await it.next();
+        if (r.done) break;
+        head.push(r.value);
+        headSize += r.value.length;
+      }
+      const first = Buffer.concat(head);
+      const rest = async function* () {
+        yield* head;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      };
+      if (first[0] === 0x7b /* { */) {
+        // A large JSON file (a config with a long history), never a layer.
+        const parts: Buffer[] = [];
+        for await (const c of rest()) parts.push(Buffer.from(c));
+        held.set(entry.name, { kind: 'raw', bytes: Buffer.concat(parts) });
+        continue;
+      }
+      const preType = startsWith(first, ZSTD_MAGIC)
+        ? 'application/vnd.oci.image.layer.v1.tar+zstd'
+        : startsWith(first, GZIP_MAGIC)
+          ? format === 'docker'
+            ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+            : 'application/vnd.oci.image.layer.v1.tar+gzip'
+          : undefined;
+      if (preType) {
+        // Layers already compressed in the store (containerd snapshotter) are pushed as they are.
+        const hash = createHash('sha256');
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const c of rest()) {
+          const copy = Buffer.from(c);
+          hash.update(copy);
+          chunks.push(copy);
+          size += copy.length;
         }
-        if (pre) {
-          const copy = Buffer.from(chunk);
-          pre.hash.update(copy);
-          pre.chunks.push(copy);
-          pre.size += copy.length;
-        } else await compressor!.write(chunk);
+        const digest = `sha256:${hash.digest('hex')}`;
+        held.set(entry.name, { kind: 'precompressed', digest, size, chunks, mediaType: preType });
+        emit(memBlob(digest, size, preType, chunks));
+        continue;
       }
-      if (pre) {
-        const digest = `sha256:${pre.hash.digest('hex')}`;
-        held.set(entry.name, { kind: 'precompressed', digest, size: pre.size, chunks: pre.chunks, mediaType: pre.mediaType });
-        emit(memBlob(digest, pre.size, pre.mediaType, pre.chunks));
-      } else if (compressor) {
-        const result = compressor.end();
-        held.set(entry.name, { kind: 'compressing', result });
-        // Upload as soon as this layer is compressed, while later ones still stream in.
-        result.then(
-          (r) => emit(memBlob(r.digest, r.size, layerType, r.chunks)),
-          () => {},
-        );
+      // An uncompressed layer. With a layer cache, one compressed before and present in every
+      // destination is neither compressed nor uploaded again (docker push's own trick).
+      if (layerCache && ctx) {
+        const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(resolveName(entry.name));
+        if (named) {
+          // OCI-shaped archives name uncompressed layers by their diff_id: decide before reading.
+          const known = await knownLayer(`sha256:${named[1]}`);
+          if (known) {
+            held.set(entry.name, known);
+            continue;
+          }
+        } else {
+          // Legacy archives don't say which layer this is until it has been hashed: hold it.
+          const raw = createHash('sha256');
+          const parts: Buffer[] = [];
+          for await (const c of rest()) {
+            raw.update(c);
+            parts.push(c);
+          }
+          const known = await knownLayer(`sha256:${raw.digest('hex')}`);
+          if (known) {
+            held.set(entry.name, known);
+            continue;
+          }
+          await startCompression(entry.name, parts);
+          continue;
+        }
       }
+      await startCompression(entry.name, rest());
     }
     return finish(emit);
   };
@@ -261,6 +365,16 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
         layers.push({ mediaType: h.mediaType, digest: h.digest, size: h.size });
         continue;
       }
+      if (h.kind === 'known') {
+        if (h.diffId !== diffIds[i]) {
+          throw new OciError(
+            `layer ${i + 1} (${name}) hashes to ${h.diffId} but the image config says ${diffIds[i]}`,
+            'the image export is damaged; try again',
+          );
+        }
+        layers.push({ mediaType: h.mediaType, digest: h.digest, size: h.size });
+        continue;
+      }
       const r = await h.result;
       if (r.diffId !== diffIds[i]) {
         throw new OciError(`layer ${i + 1} (${name}) hashes to ${r.diffId} but the image config says ${diffIds[i]}`, 'the image export is damaged; try again');
@@ -305,9 +419,18 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
 
   return {
     description: options.description ?? 'docker-archive',
-    blobs() {
+    blobs(context?: BlobContext) {
+      ctx ??= context;
       void start();
       return queue[Symbol.asyncIterator]();
+    },
+    pushed: async () => {
+      if (!layerCache) return;
+      for (const h of held.values()) {
+        if (h.kind !== 'compressing') continue;
+        const r = await h.result;
+        await layerCache.put(r.diffId, { digest: r.digest, size: r.size, mediaType: layerType });
+      }
     },
     manifests: () => start(),
     close: async () => {

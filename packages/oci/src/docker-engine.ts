@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION } from './compress.ts';
 import { sha256Digest } from './digest.ts';
-import { type DockerArchiveOptions, dockerArchiveSource } from './docker-archive.ts';
+import { type DockerArchiveOptions, dockerArchiveSource, fileLayerCache } from './docker-archive.ts';
 import { OciError } from './errors.ts';
 import type { ImageSource } from './source.ts';
 
@@ -116,20 +116,20 @@ export async function dockerImageSource(options: DockerImageSourceOptions): Prom
   const ep = dockerEndpoint(options.dockerHost);
   const info = await inspectDockerImage(ep, options.image);
   const { image: _i, dockerHost: _d, cacheDir, ...archive } = options;
+  const settings = [archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE];
   // Export by ID so a tag moved by a concurrent build can't change what we push.
   const source = dockerArchiveSource(() => exportDockerImage(ep, info.id), {
     ...archive,
     expectConfigDigest: info.id,
     description: `docker:${options.image}`,
+    ...(cacheDir !== undefined ? { layerCache: fileLayerCache(cacheDir, settings) } : {}),
   });
   if (cacheDir !== undefined) {
-    const file = path.join(
-      cacheDir,
-      `docker-${createHash('sha256')
-        .update(JSON.stringify([info.id, archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE]))
-        .digest('hex')
-        .slice(0, 40)}.json`,
-    );
+    const key = createHash('sha256')
+      .update(JSON.stringify([info.id, ...settings]))
+      .digest('hex')
+      .slice(0, 40);
+    const file = path.join(cacheDir, `docker-${key}.json`);
     source.cached = async () => {
       let saved: { mediaType: string; manifest: string };
       try {
@@ -143,7 +143,9 @@ export async function dockerImageSource(options: DockerImageSourceOptions): Prom
       if (doc.config?.digest !== info.id) return undefined;
       return { root: { digest: sha256Digest(bytes), mediaType: saved.mediaType, bytes }, children: [], configDigest: info.id };
     };
+    const rememberLayers = source.pushed;
     source.pushed = async (m) => {
+      await rememberLayers?.(m);
       await mkdir(cacheDir, { recursive: true });
       const tmp = `${file}.${process.pid}.tmp`;
       await writeFile(tmp, JSON.stringify({ mediaType: m.root.mediaType, manifest: m.root.bytes.toString('base64') }));

@@ -8,6 +8,7 @@ import { createCredentialSource } from './docker-config.ts';
 import { dockerEndpoint, dockerImageSource } from './docker-engine.ts';
 import { OciError } from './errors.ts';
 import { pushImage } from './push.ts';
+import { writeTar } from './tar.ts';
 import { makeDockerSave } from './testing/docker-save-fixture.ts';
 import { skopeoConfig, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
 import { stack, uniqueRepo } from './testing/stack-env.ts';
@@ -119,6 +120,38 @@ describe('push from the docker image store (dockerd over its socket)', () => {
     expect((await skopeoRaw(`${repo}:2`)).digest).toBe(result.digest);
     expect(ms).toBeLessThan(2000);
     await dockerRemove(tag);
+  });
+
+  it('a rebuilt image with the same base layers compresses and uploads only what changed', async () => {
+    const cacheDir = path.join(work, 'layer-cache');
+    const repo = `${stack.registry}/${uniqueRepo('oci/rebuild')}`;
+    const v1tag = `shipline-oci-test/${uniqueRepo('rebuild')}:1`;
+    const v1 = makeDockerSave([800_000, 1_200_000], 'legacy', { text: true, repoTag: v1tag });
+    await dockerLoad(v1.tar);
+    const first = await pushImage({
+      source: await dockerImageSource({ image: v1tag, dockerHost: stack.dockerHost, cacheDir }),
+      destinations: [`${repo}:1`],
+      credentials: creds(),
+    });
+    expect(first.uploadedBlobs).toBe(3);
+    const v2tag = v1tag.replace(/:1$/, ':2');
+    const v2 = makeDockerSave([...v1.layerTars, writeTar([{ name: 'app/changed.txt', data: 'changed '.repeat(40_000) }])], 'legacy', { repoTag: v2tag });
+    await dockerLoad(v2.tar);
+    const second = await pushImage({
+      source: await dockerImageSource({ image: v2tag, dockerHost: stack.dockerHost, cacheDir }),
+      destinations: [`${repo}:2`],
+      credentials: creds(),
+    });
+    // The new layer and the new config; both base layers were neither compressed nor sent.
+    expect(second.uploadedBlobs).toBe(2);
+    expect(second.reusedBlobs).toBe(2);
+    const config = await skopeoConfig(`${repo}:2`);
+    expect(config.digest).toBe(v2.configDigest);
+    expect(config.json.rootfs.diff_ids).toEqual(v2.diffIds);
+    const layers = (await skopeoInspect(`${repo}:2`)).Layers;
+    expect(layers.slice(0, 2)).toEqual((await skopeoInspect(`${repo}:1`)).Layers);
+    await dockerRemove(v1tag);
+    await dockerRemove(v2tag);
   });
 
   it('an unknown image is a clear error before any registry is contacted', async () => {

@@ -262,7 +262,21 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
     };
     const seenDigests = new Set<string>();
     try {
-      for await (const blob of manifestsFromCache ? [] : options.source.blobs()) {
+      const presence = new Map<string, Promise<boolean>>();
+      const isPresent = (digest: string): Promise<boolean> => {
+        let p = presence.get(digest);
+        if (!p) {
+          p = Promise.all(targets.map((t) => limiters.get(t.registry)!(() => clients.get(t.registry)!.hasBlob(t.repository, digest)))).then((r) => {
+            const everywhere = r.every((x) => x !== undefined);
+            // The source skips such a blob entirely; count it as reused in every destination.
+            if (everywhere) reusedBlobs += targets.length;
+            return everywhere;
+          });
+          presence.set(digest, p);
+        }
+        return p;
+      };
+      for await (const blob of manifestsFromCache ? [] : options.source.blobs({ isPresent })) {
         if (failed) break;
         if (seenDigests.has(blob.digest)) continue;
         seenDigests.add(blob.digest);

@@ -33,6 +33,12 @@ export interface ImageManifests {
   configDigest?: string;
 }
 
+/** What the pusher tells a source while it reads blobs. */
+export interface BlobContext {
+  /** True when every destination already has this blob (so the source may skip producing it). */
+  isPresent(digest: string): Promise<boolean>;
+}
+
 /**
  * Where an image comes from. Blobs are yielded as they become ready so uploads can start
  * while later layers are still being compressed.
@@ -40,7 +46,7 @@ export interface ImageManifests {
 export interface ImageSource {
   /** For messages, e.g. `oci-layout:/tmp/out` or `docker:app:1`. */
   readonly description: string;
-  blobs(): AsyncIterable<Blob>;
+  blobs(context?: BlobContext): AsyncIterable<Blob>;
   /** Resolves once every blob has been yielded. */
   manifests(): Promise<ImageManifests>;
   /** Release what the source holds (sockets, buffers). */

@@ -8,6 +8,7 @@ import { writeTar } from '../tar.ts';
 export interface SaveFixture {
   tar: Buffer;
   configDigest: string;
+  configSize: number;
   diffIds: string[];
   layerTars: Buffer[];
 }
@@ -18,7 +19,11 @@ function layerTar(size: number, i: number, text: boolean): Buffer {
 }
 
 /** `layers`: payload sizes of generated layers, or ready-made layer tars (e.g. of real directories). */
-export function makeDockerSave(layers: number[] | Buffer[], shape: 'legacy' | 'oci', options: { text?: boolean; repoTag?: string } = {}): SaveFixture {
+export function makeDockerSave(
+  layers: number[] | Buffer[],
+  shape: 'legacy' | 'oci',
+  options: { text?: boolean; repoTag?: string; historyEntries?: number } = {},
+): SaveFixture {
   const layerTars = layers.map((s, i) => (typeof s === 'number' ? layerTar(s, i, options.text ?? false) : s));
   const diffIds = layerTars.map((t) => sha256Digest(t));
   const config = Buffer.from(
@@ -28,7 +33,10 @@ export function makeDockerSave(layers: number[] | Buffer[], shape: 'legacy' | 'o
       config: { Env: ['PATH=/usr/bin'] },
       created: '2026-01-01T00:00:00Z',
       rootfs: { type: 'layers', diff_ids: diffIds },
-      history: diffIds.map(() => ({ created_by: 'COPY . /app' })),
+      history: [
+        ...diffIds.map(() => ({ created_by: 'COPY . /app' })),
+        ...Array.from({ length: options.historyEntries ?? 0 }, (_, i) => ({ created_by: `RUN step ${i}`, empty_layer: true })),
+      ],
     }),
   );
   const configDigest = sha256Digest(config);
@@ -86,5 +94,5 @@ export function makeDockerSave(layers: number[] | Buffer[], shape: 'legacy' | 'o
       );
     });
   }
-  return { tar: writeTar(files), configDigest, diffIds, layerTars };
+  return { tar: writeTar(files), configDigest, configSize: config.length, diffIds, layerTars };
 }
