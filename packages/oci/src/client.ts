@@ -115,7 +115,7 @@ export class RegistryClient {
         if (res.status === 401 || res.status === 403) {
           const detail = await errorDetail(res);
           throw new RegistryError(`${endpointOf(req.method, url)}: access denied (HTTP ${res.status}${detail ? `: ${detail}` : ''})`, {
-            endpoint: url,
+            endpoint: endpointOf(req.method, url),
             status: res.status,
             hint: `check the credentials for ${this.registry} and that they may push to ${scopes.map((s) => s.split(':')[1]).join(', ')}`,
           });

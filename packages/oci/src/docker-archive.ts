@@ -113,28 +113,24 @@ type Held =
 
 /** Pushes items to one consumer; the producer runs ahead, the consumer awaits. */
 class AsyncQueue<T> {
-  private items: T[] = [];
-  private waiting: ((r: IteratorResult<T>) => void) | undefined;
+  private readonly items: T[] = [];
+  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
   private failed: unknown;
   private closed = false;
   push(item: T): void {
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w({ value: item, done: false });
-    } else this.items.push(item);
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) w.resolve({ value: item, done: false });
+    else this.items.push(item);
   }
   close(err?: unknown): void {
     this.closed = true;
     this.failed = err;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      if (err) this.reject?.(err);
-      else w({ value: undefined, done: true });
-    }
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w && err) w.reject(err);
+    else w?.resolve({ value: undefined, done: true });
   }
-  private reject: ((e: unknown) => void) | undefined;
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
     for (;;) {
       if (this.items.length) {
@@ -146,8 +142,7 @@ class AsyncQueue<T> {
         return;
       }
       const r = await new Promise<IteratorResult<T>>((resolve, reject) => {
-        this.waiting = resolve;
-        this.reject = reject;
+        this.waiter = { resolve, reject };
       });
       if (r.done) return;
       yield r.value;
