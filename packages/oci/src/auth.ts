@@ -32,6 +32,7 @@ export class RegistryAuth {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly inflight = new Map<string, Promise<string | undefined>>();
   private readonly creds = new Map<string, Promise<Credential | undefined>>();
+  private readonly basicSeen = new Set<string>();
 
   constructor(deps: AuthDeps) {
     this.deps = deps;
@@ -95,7 +96,10 @@ export class RegistryAuth {
         });
       }
       const h = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
-      this.deps.onSecret?.(h.slice(6));
+      if (!this.basicSeen.has(h)) {
+        this.basicSeen.add(h);
+        this.deps.onSecret?.(h.slice(6));
+      }
       return h;
     }
     const key = this.key(registry, scopes);
