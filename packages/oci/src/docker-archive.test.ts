@@ -79,6 +79,30 @@ describe('dockerArchiveSource', () => {
     expect(gunzipSync(z).equals(fx.layerTars[0]!)).toBe(true);
   });
 
+  it('spills finished layers beyond the memory limit to a temporary file, removed on close', async () => {
+    const fx = makeDockerSave([1_500_000, 1_600_000, 1_700_000], 'legacy');
+    const src = dockerArchiveSource(chunked(fx.tar, 65536), { memoryLimit: 2_000_000 });
+    const blobs = await drainSource(src);
+    const manifest = JSON.parse((await src.manifests()).root.bytes.toString('utf8'));
+    const spilled: string[] = [];
+    for (const [i, l] of manifest.layers.entries()) {
+      const blob = blobs.get(l.digest)!;
+      const stream = blob.open();
+      if ('path' in stream) spilled.push(String((stream as unknown as { path: string }).path));
+      stream.destroy();
+      const z = await bytesOf(blob);
+      expect(sha256Digest(z)).toBe(l.digest);
+      expect(sha256Digest(gunzipSync(z))).toBe(fx.diffIds[i]);
+      const part = await bytesOf({ ...blob, open: () => blob.open({ start: 100, end: 5000 }) });
+      expect(part.equals(z.subarray(100, 5000))).toBe(true);
+    }
+    // Random data does not compress: only one ~1.5 MB layer fits under 2 MB.
+    expect(spilled.length).toBe(2);
+    await src.close?.();
+    const { existsSync } = await import('node:fs');
+    for (const f of spilled) expect(existsSync(f)).toBe(false);
+  });
+
   it('writes docker schema 2 when asked', async () => {
     const fx = makeDockerSave([100_000], 'legacy');
     const src = dockerArchiveSource(chunked(fx.tar), { manifestFormat: 'docker' });

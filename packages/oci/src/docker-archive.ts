@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
 import {
@@ -31,6 +33,11 @@ export interface DockerArchiveOptions {
   expectConfigDigest?: string;
   /** Remembers diff_id → compressed blob, so layers present in every destination are skipped. */
   layerCache?: LayerCache;
+  /**
+   * Compressed bytes kept in memory; finished layers beyond this go to a temporary file that is
+   * removed on close(). Default 2 GiB.
+   */
+  memoryLimit?: number;
   description?: string;
 }
 
@@ -168,6 +175,36 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
   const links = new Map<string, string>();
   let started: Promise<ImageManifests> | undefined;
 
+  const memoryLimit = options.memoryLimit ?? 2 * 1024 * 1024 * 1024;
+  let inMemory = 0;
+  let spillDir: Promise<string> | undefined;
+  const made = new Map<string, Promise<Blob>>();
+  // One Blob per digest: in memory while under the limit, else spilled to a file once.
+  const makeBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]): Promise<Blob> => {
+    let p = made.get(digest);
+    if (!p) {
+      p = (async () => {
+        if (inMemory + size <= memoryLimit || size < 1024 * 1024) {
+          inMemory += size;
+          return memBlob(digest, size, mediaType, chunks);
+        }
+        spillDir ??= mkdtemp(path.join(tmpdir(), 'shipline-oci-'));
+        const file = path.join(await spillDir, digest.slice(7));
+        await writeFile(file, chunks, { mode: 0o600 });
+        chunks.length = 0;
+        return {
+          digest,
+          size,
+          mediaType,
+          verified: true,
+          open: (range) => createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end - 1 } : {}) }),
+        } satisfies Blob;
+      })();
+      made.set(digest, p);
+    }
+    return p;
+  };
+
   const memBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]): Blob => ({
     digest,
     size,
@@ -191,10 +228,11 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     opened = stream;
     if (closed) stream.destroy();
     const emitted = new Set<string>();
-    const emit = (b: Blob) => {
-      if (emitted.has(b.digest)) return;
-      emitted.add(b.digest);
-      queue.push(b);
+    const emit = async (b: Blob | Promise<Blob>) => {
+      const blob = await b;
+      if (emitted.has(blob.digest)) return;
+      emitted.add(blob.digest);
+      queue.push(blob);
     };
     const startCompression = async (name: string, chunks: AsyncIterable<Buffer> | Buffer[]) => {
       const compressor = new LayerCompressor(compression, budget, blockSize);
@@ -202,10 +240,12 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       const result = compressor.end();
       held.set(name, { kind: 'compressing', result });
       // Upload as soon as this layer is compressed, while later ones still stream in.
-      result.then(
-        (r) => emit(memBlob(r.digest, r.size, layerType, r.chunks)),
-        () => {},
-      );
+      result
+        .then(
+          (r) => emit(makeBlob(r.digest, r.size, layerType, r.chunks)),
+          () => {},
+        )
+        .catch(() => {});
     };
     for await (const { entry, body } of readTar(stream)) {
       if (entry.type === '2' || entry.type === '1') {
@@ -261,7 +301,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
         }
         const digest = `sha256:${hash.digest('hex')}`;
         held.set(entry.name, { kind: 'precompressed', digest, size, chunks, mediaType: preType });
-        emit(memBlob(digest, size, preType, chunks));
+        await emit(makeBlob(digest, size, preType, chunks));
         continue;
       }
       // An uncompressed layer. With a layer cache, one compressed before and present in every
@@ -309,7 +349,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     return h.bytes;
   };
 
-  const finish = async (emit: (b: Blob) => void): Promise<ImageManifests> => {
+  const finish = async (emit: (b: Blob | Promise<Blob>) => Promise<void>): Promise<ImageManifests> => {
     let entries: ManifestJsonEntry[];
     try {
       entries = JSON.parse(rawOf('manifest.json', 'manifest.json').toString('utf8')) as ManifestJsonEntry[];
@@ -348,7 +388,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
             : 'application/vnd.oci.image.layer.v1.tar+gzip';
         h = { kind: 'precompressed', digest: sha256Digest(h.bytes), size: h.bytes.length, chunks: [h.bytes], mediaType };
         held.set(key, h);
-        emit(memBlob(h.digest, h.size, h.mediaType, h.chunks));
+        await emit(makeBlob(h.digest, h.size, h.mediaType, h.chunks));
       }
       if (h.kind === 'raw') {
         const c = new LayerCompressor(compression, budget, blockSize);
@@ -374,11 +414,11 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       if (r.diffId !== diffIds[i]) {
         throw new OciError(`layer ${i + 1} (${name}) hashes to ${r.diffId} but the image config says ${diffIds[i]}`, 'the image export is damaged; try again');
       }
-      emit(memBlob(r.digest, r.size, layerType, r.chunks));
+      await emit(makeBlob(r.digest, r.size, layerType, r.chunks));
       layers.push({ mediaType: layerType, digest: r.digest, size: r.size });
     }
     const configType = format === 'docker' ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json';
-    emit(memBlob(configDigest, configBytes.length, configType, [configBytes]));
+    await emit(memBlob(configDigest, configBytes.length, configType, [configBytes]));
     const manifest =
       format === 'docker'
         ? {
@@ -433,6 +473,8 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       opened?.destroy();
       // Compressed layers can be hundreds of MiB; let them go once the push is over.
       held.clear();
+      made.clear();
+      if (spillDir) await rm(await spillDir, { recursive: true, force: true });
     },
   };
 }
