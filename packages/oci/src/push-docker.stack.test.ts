@@ -11,7 +11,7 @@ import { pushImage } from './push.ts';
 import { writeTar } from './tar.ts';
 import { makeDockerSave } from './testing/docker-save-fixture.ts';
 import { skopeoConfig, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
-import { stack, uniqueRepo } from './testing/stack-env.ts';
+import { removeScratch, stack, uniqueRepo } from './testing/stack-env.ts';
 
 let work: string;
 beforeAll(async () => {
@@ -19,6 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
+  removeScratch();
 });
 
 const creds = () => createCredentialSource({ explicit: { [stack.tlsRegistry]: { username: stack.user, password: stack.password } }, dockerConfigPath: false });

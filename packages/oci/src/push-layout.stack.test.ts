@@ -9,7 +9,7 @@ import { type BlobProgress, pushImage } from './push.ts';
 import { startFaultProxy } from './testing/fault-proxy.ts';
 import { type Fixture, makeOciLayout } from './testing/layout-fixture.ts';
 import { skopeoConfig, skopeoExists, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
-import { stack, uniqueRepo } from './testing/stack-env.ts';
+import { removeScratch, stack, uniqueRepo } from './testing/stack-env.ts';
 
 let work: string;
 let single: Fixture;
@@ -28,6 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
+  removeScratch();
 });
 
 describe('push an OCI layout to the real registry', () => {

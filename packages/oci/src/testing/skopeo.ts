@@ -1,10 +1,7 @@
 // skopeo is the independent oracle for what a registry holds.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sha256Digest } from '../digest.ts';
-import { skopeoCertDir, stack } from './stack-env.ts';
+import { skopeoAuthFile, skopeoCertDir } from './stack-env.ts';
 
 function run(args: string[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -13,17 +10,6 @@ function run(args: string[]): Promise<Buffer> {
       else resolve(stdout);
     });
   });
-}
-
-let authFile: string | undefined;
-// Credentials go in a 0600 auth file, never on a command line.
-function skopeoAuthFile(): string {
-  if (!authFile) {
-    authFile = path.join(mkdtempSync(path.join(tmpdir(), 'oci-skopeo-auth-')), 'auth.json');
-    const auth = Buffer.from(`${stack.user}:${stack.password}`).toString('base64');
-    writeFileSync(authFile, JSON.stringify({ auths: { [stack.tlsRegistry]: { auth } } }), { mode: 0o600 });
-  }
-  return authFile;
 }
 
 function transportArgs(ref: string): string[] {

@@ -1,5 +1,5 @@
 // Environment of the local stack (test/stack); stack tests fail rather than skip without it.
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -30,14 +30,40 @@ export const stack = {
   },
 };
 
+let scratch: string | undefined;
 let certDir: string | undefined;
+let authFile: string | undefined;
+
+/** A private directory for this test file's helpers; removeScratch() in afterAll. */
+export function scratchDir(): string {
+  scratch ??= mkdtempSync(path.join(tmpdir(), 'oci-stack-test-'));
+  return scratch;
+}
+
+/** For afterAll: vitest may end a worker without an 'exit' event. */
+export function removeScratch(): void {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = certDir = authFile = undefined;
+}
+
 /** skopeo wants a directory of *.crt files rather than a CA file. */
 export function skopeoCertDir(): string {
   if (!certDir) {
-    certDir = mkdtempSync(path.join(tmpdir(), 'oci-certs-'));
+    certDir = path.join(scratchDir(), 'certs');
+    mkdirSync(certDir);
     copyFileSync(stack.ca, path.join(certDir, 'ca.crt'));
   }
   return certDir;
+}
+
+/** Credentials for skopeo go in a 0600 auth file, never on its command line. */
+export function skopeoAuthFile(): string {
+  if (!authFile) {
+    authFile = path.join(scratchDir(), 'auth.json');
+    const auth = Buffer.from(`${stack.user}:${stack.password}`).toString('base64');
+    writeFileSync(authFile, JSON.stringify({ auths: { [stack.tlsRegistry]: { auth } } }), { mode: 0o600 });
+  }
+  return authFile;
 }
 
 /** A repository name unique to this run, so reruns against a warm registry start cold. */
