@@ -67,7 +67,8 @@ export interface PushResult {
   configDigest?: string;
 }
 
-interface Target {
+/** One repository to push to, with every tag (and expected digest) asked for it. */
+export interface PushTarget {
   registry: string;
   repository: string;
   name: string;
@@ -76,9 +77,9 @@ interface Target {
 }
 
 /** Validate and group destinations by repository; throws before any network call. */
-export function planDestinations(destinations: string[]): Target[] {
+export function planDestinations(destinations: string[]): PushTarget[] {
   if (destinations.length === 0) throw new OciError('no destination to push to', 'give at least one image reference such as 127.0.0.1:5000/team/app:1.0');
-  const targets = new Map<string, Target>();
+  const targets = new Map<string, PushTarget>();
   const refs: ImageReference[] = destinations.map((d) => parseReference(d));
   for (const ref of refs) {
     const name = repositoryName(ref);
@@ -153,7 +154,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
   // Per registry: digest → repository that has (or is getting) it, for cross-repo mounts.
   const holders = new Map<string, Map<string, { repository: string; done: Promise<boolean> }>>();
 
-  const pushBlobTo = async (t: Target, blob: Blob): Promise<void> => {
+  const pushBlobTo = async (t: PushTarget, blob: Blob): Promise<void> => {
     const client = clients.get(t.registry)!;
     const limit = limiters.get(t.registry)!;
     const progress = (state: BlobState, bytes: number) =>
