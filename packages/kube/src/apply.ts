@@ -221,8 +221,8 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   const deferred = items.filter((i) => i.waitsFor);
   if (deferred.length) {
     for (const it of deferred.filter((i) => i.waitsFor === 'crd')) {
-      client.forget(it.object.apiVersion);
-      const r = await client.resourceFor(it.object.apiVersion, it.object.kind);
+      // Discovery lags behind the Established condition by a moment: ask again until it serves the kind.
+      const r = await discoverNewKind(client, it.object.apiVersion, it.object.kind, opts.crdTimeoutMs ?? 60_000, sleep);
       if (!r)
         throw new ApplyError(
           'apply',
@@ -313,6 +313,22 @@ async function waitForCrds(client: KubeClient, group: Item[], timeoutMs: number,
   }
 }
 
+async function discoverNewKind(
+  client: KubeClient,
+  apiVersion: string,
+  kind: string,
+  timeoutMs: number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<Resource | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    client.forget(apiVersion);
+    const r = await client.resourceFor(apiVersion, kind);
+    if (r || Date.now() > deadline) return r;
+    await sleep(200);
+  }
+}
+
 function namespacesOf(items: Item[]): string[] {
   return [...new Set(items.map((i) => i.object.metadata.namespace).filter((n): n is string => !!n))].sort();
 }
@@ -355,7 +371,9 @@ function dryRunRecord(it: Item): AppliedResource {
 
 async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<AppliedResource> {
   const res = it.result as KubeObject;
-  const action: ApplyAction = !it.live ? 'created' : it.live.metadata.resourceVersion === res.metadata.resourceVersion ? 'unchanged' : 'configured';
+  // Controllers write status (and bump resourceVersion) at any time, so "unchanged" is judged on
+  // what apply sets: the dry-run result against the live object, without status and server fields.
+  const action: ApplyAction = !it.live ? 'created' : it.dry && diffObject(it.live, it.dry) === '' ? 'unchanged' : 'configured';
   const r: AppliedResource = { ...record({ ...res, apiVersion: it.object.apiVersion, kind: it.object.kind }, action), source: it.source };
   if (!WORKLOADS.has(it.object.kind)) return r;
   const before = revisionOf(it.live);

@@ -195,7 +195,7 @@ export async function connectionOf(access: ClusterAccess): Promise<Connection> {
 export function secretsOf(access: ClusterAccess): string[] {
   const out: string[] = [];
   for (const u of access.config.getUsers()) {
-    for (const v of [u.token, u.password, u.keyData, u.certData]) if (typeof v === 'string' && v.length >= 8) out.push(v);
+    for (const v of [u.token, u.password, u.keyData]) if (typeof v === 'string' && v.length >= 8) out.push(v);
   }
   return out;
 }
