@@ -189,53 +189,79 @@ export class RegistryClient {
    */
   async uploadBlob(repository: string, blob: Blob, onBytes?: (n: number) => void, location?: string): Promise<void> {
     const scopes = [repositoryScope(repository, ['pull', 'push'])];
-    let loc = location ?? (await this.startUploadLocation(repository));
+    const loc = location ?? (await this.startUploadLocation(repository));
     const chunkSize = this.opts.chunkSize ?? 64 * 1024 * 1024;
-    let _sent = 0;
-    // Progress is reported per byte on the wire; a retried chunk is reported again, so
-    // callers see the true traffic, and we subtract nothing.
-    const track = (n: number) => {
-      _sent += n;
-      onBytes?.(n);
-    };
-    if (blob.size <= chunkSize) {
-      let hasher: DigestingStream | undefined;
-      const res = await this.request(scopes, {
-        method: 'PUT',
-        url: this.withDigest(loc, blob.digest),
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-        body: () => {
-          if (blob.verified) {
-            const s = blob.open();
-            s.on('data', (c: Buffer) => track(c.length));
-            return s;
-          }
-          hasher = new DigestingStream(track);
-          return blob.open().pipe(hasher);
-        },
-      });
-      if (res.status !== 201) {
-        await this.checkLocalDigest(hasher, blob);
-        return this.fail(res, `uploading blob ${blob.digest} to ${this.registry}/${repository}`, 'PUT');
-      }
-      await drain(res);
-      await this.checkLocalDigest(hasher, blob);
-      return;
+    // Progress is reported per byte on the wire: a retried request reports its bytes again.
+    const track = (n: number) => onBytes?.(n);
+    // One upload per blob hashes it; others (other destinations) rely on that and on the
+    // registry's own check.
+    const hashHere = !blob.verified && !blob.verifying;
+    if (hashHere) blob.verifying = true;
+    try {
+      if (blob.size <= chunkSize) await this.putMonolithic(scopes, repository, blob, loc, hashHere, track);
+      else await this.putChunked(scopes, repository, blob, loc, chunkSize, hashHere, track);
+    } finally {
+      if (hashHere) blob.verifying = false;
     }
+  }
+
+  private async putMonolithic(scopes: string[], repository: string, blob: Blob, loc: string, hashHere: boolean, track: (n: number) => void): Promise<void> {
+    let hasher: DigestingStream | undefined;
+    const res = await this.request(scopes, {
+      method: 'PUT',
+      url: this.withDigest(loc, blob.digest),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+      body: () => {
+        if (!hashHere) {
+          const s = blob.open();
+          s.on('data', (c: Buffer) => track(c.length));
+          return s;
+        }
+        // A fresh hash per attempt: a retry resends the whole blob.
+        hasher = new DigestingStream(track);
+        return blob.open().pipe(hasher);
+      },
+    });
+    if (res.status !== 201) {
+      this.checkLocalDigest(hasher, blob);
+      return this.fail(res, `uploading blob ${blob.digest} to ${this.registry}/${repository}`, 'PUT');
+    }
+    await drain(res);
+    this.checkLocalDigest(hasher, blob);
+  }
+
+  private async putChunked(
+    scopes: string[],
+    repository: string,
+    blob: Blob,
+    location: string,
+    chunkSize: number,
+    hashHere: boolean,
+    track: (n: number) => void,
+  ): Promise<void> {
+    let loc = location;
     const hasher = createHash('sha256');
+    // A chunk whose first pass broke off hashed only part of its bytes; then verify by re-reading.
+    let partial = false;
     for (let start = 0; start < blob.size; start += chunkSize) {
       const end = Math.min(blob.size, start + chunkSize);
-      let first = true;
+      let first = hashHere;
       const res = await this.request(scopes, {
         method: 'PATCH',
         url: loc,
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - start), 'content-range': `${start}-${end - 1}` },
         body: () => {
-          // Hash each chunk only on its first, complete pass; retries resend the same bytes.
           const s: Readable = blob.open({ start, end });
-          if (first && !blob.verified) {
+          if (first) {
             first = false;
-            s.on('data', (c: Buffer) => hasher.update(c));
+            let seen = 0;
+            s.on('data', (c: Buffer) => {
+              hasher.update(c);
+              seen += c.length;
+            });
+            s.on('close', () => {
+              if (seen !== end - start) partial = true;
+            });
           }
           s.on('data', (c: Buffer) => track(c.length));
           return s;
@@ -245,8 +271,8 @@ export class RegistryClient {
       await drain(res);
       loc = this.resolveLocation(res, loc);
     }
-    if (!blob.verified) {
-      const got = `sha256:${hasher.digest('hex')}`;
+    if (hashHere) {
+      const got = partial ? await digestOf(blob) : `sha256:${hasher.digest('hex')}`;
       if (got !== blob.digest) throw corruptBlob(blob, got);
       blob.verified = true;
     }
@@ -261,7 +287,7 @@ export class RegistryClient {
     return r.location;
   }
 
-  private async checkLocalDigest(hasher: DigestingStream | undefined, blob: Blob): Promise<void> {
+  private checkLocalDigest(hasher: DigestingStream | undefined, blob: Blob): void {
     if (!hasher?.writableFinished) return;
     const got = hasher.digest();
     if (got !== blob.digest) throw corruptBlob(blob, got);
@@ -301,6 +327,12 @@ export class RegistryClient {
     const bytes = await readBody(res);
     return { bytes, digest: sha256Digest(bytes), mediaType: res.headers['content-type'] ?? '' };
   }
+}
+
+async function digestOf(blob: Blob): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of blob.open()) h.update(c as Buffer);
+  return `sha256:${h.digest('hex')}`;
 }
 
 function corruptBlob(blob: Blob, got: string): OciError {

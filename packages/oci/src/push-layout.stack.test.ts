@@ -251,6 +251,29 @@ describe('fault injection through a proxy in front of the real registry', () => 
     }
   });
 
+  it('retries a PATCH chunk reset in flight and still verifies the whole blob', async () => {
+    let patches = 0;
+    const proxy = await startFaultProxy(stack.registry, (req) => {
+      if (req.method === 'PATCH' && ++patches === 2) return 'reset';
+      return undefined;
+    });
+    try {
+      const repo = uniqueRepo('oci/chunk-reset');
+      const result = await pushImage({
+        source: await ociLayoutSource(single.dir),
+        destinations: [`${proxy.address}/${repo}:1`],
+        sleep: noSleep,
+        chunkSize: 256 * 1024,
+        concurrency: 1,
+      });
+      expect(result.digest).toBe(single.rootDigest);
+      expect(patches).toBeGreaterThan(2);
+      expect((await skopeoInspect(`${stack.registry}/${repo}:1`)).Layers).toEqual(single.layerDigests[0]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('gives up after bounded retries with the endpoint in the error', async () => {
     const proxy = await startFaultProxy(stack.registry, (req) => (req.url === '/v2/' ? undefined : { status: 503 }));
     try {

@@ -15,6 +15,8 @@ export interface Blob {
    * upload), so further uploads of the same blob skip hashing.
    */
   verified?: boolean;
+  /** Set while one upload is hashing the blob, so concurrent uploads elsewhere don't also. */
+  verifying?: boolean;
 }
 
 /** A manifest or index exactly as it will be pushed. */
