@@ -2,7 +2,7 @@
 # Builds the stack's Go binaries, each cached per pinned version under
 # ${SHIPLINE_CACHE:-~/.cache/shipline}/<name>-<version>/bin (a `.done` marker means complete).
 # Default GOMODCACHE/GOCACHE are kept so later builds are warm.
-# Usage: build-go.sh [k8s|containerd|etcd|pause|buildkit|buildx|act|all]...
+# Usage: build-go.sh [k8s|containerd|runc|etcd|pause|buildkit|buildx|act|all]...
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC1091
@@ -97,6 +97,17 @@ build_act() {
   touch "$out/.done"; log "act $v: done"
 }
 
+# runc for the kubelet's containerd: Debian's 1.1.5 dies in `runc init` ("can't get final
+# child's PID from pipe: EOF") on the specs containerd 2.2's CRI writes. Needs cgo + libseccomp-dev.
+build_runc() {
+  local v="$RUNC_VERSION" out="$CACHE/runc-$RUNC_VERSION"
+  [[ -f "$out/.done" ]] && { log "runc $v cached"; return; }
+  mkdir -p "$out/bin"; wrapper "$out/src" github.com/opencontainers/runc "$v"
+  log "runc $v: building"
+  (cd "$out/src" && CGO_ENABLED=1 go build -p 2 -tags seccomp -ldflags "-s -w -X main.version=${v#v} -X main.gitCommit=pinned" -o "$out/bin/runc" github.com/opencontainers/runc)
+  touch "$out/.done"; log "runc $v: done"
+}
+
 build_pause() {
   local h out
   h="$(sha256sum "$HERE/go/pause/main.go" | cut -c1-12)"; out="$CACHE/pause-$h"
@@ -107,9 +118,11 @@ build_pause() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -eq 0 || "${targets[0]}" == all ]] && targets=(k8s containerd etcd pause buildkit buildx act)
+[[ ${#targets[@]} -eq 0 || "${targets[0]}" == all ]] && targets=(k8s containerd runc etcd pause buildkit buildx act)
 rc=0
 for t in "${targets[@]}"; do
-  if ! "build_$t"; then log "FAILED: $t"; rc=1; fi
+  # One builder per target at a time (two `up`s, or a manual build beside one); the loser finds
+  # the winner's .done marker once it gets the lock.
+  if ! ( flock 9 && "build_$t" ) 9>"$CACHE/.$t.lock"; then log "FAILED: $t"; rc=1; fi
 done
 exit $rc

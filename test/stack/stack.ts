@@ -19,7 +19,7 @@ async function main(cmd: string | undefined): Promise<number> {
       let allOk = true;
       for (const r of rows) {
         allOk &&= r.healthy;
-        const state = r.healthy ? 'ok' : r.pid === undefined ? 'DOWN' : 'UNHEALTHY';
+        const state = r.healthy ? 'ok' : r.tool ? 'MISSING' : r.pid === undefined ? 'DOWN' : 'UNHEALTHY';
         process.stdout.write(`${r.name.padEnd(w)}  ${state.padEnd(9)}  ${(r.pid ? `pid ${r.pid}` : '').padEnd(10)}  ${r.version}\n`);
       }
       return allOk ? 0 : 1;
@@ -35,10 +35,13 @@ async function main(cmd: string | undefined): Promise<number> {
   }
 }
 
+// exitCode, not exit(): writes to a piped stderr are asynchronous and exit() would drop them.
 main(process.argv[2]).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     process.stderr.write(`stack ${process.argv[2]}: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    process.exitCode = 1;
   },
 );

@@ -26,6 +26,20 @@ export interface Component {
 
 const SYS_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * Pulls of anything but the local registries fail at once on a closed loopback port instead of
+ * reaching for the network (buildx's docker-container driver, for one, always tries a pull before
+ * it falls back to the local image). Loopback registries are never proxied.
+ */
+const NO_EGRESS = {
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  NO_PROXY: 'localhost,127.0.0.1,::1',
+  http_proxy: 'http://127.0.0.1:9',
+  https_proxy: 'http://127.0.0.1:9',
+  no_proxy: 'localhost,127.0.0.1,::1',
+};
+
 async function debVersion(pkg: string): Promise<string> {
   const r = await run('dpkg-query', ['-W', '-f=${Version}', pkg], { allowFail: true });
   return r.code === 0 ? `${r.stdout.trim()} (Debian)` : 'not installed';
@@ -98,7 +112,7 @@ export function components(pki: Pki): Component[] {
       exe: '/usr/sbin/dockerd',
       args: ['-H', `unix://${DOCKER_SOCK}`, '--pidfile', join(RUN, 'dockerd.self.pid'), '--storage-driver', 'overlay2'],
       // Debian's containerd and runc, never the kubelet's containerd 2.x.
-      env: { ...process.env, PATH: SYS_PATH },
+      env: { ...process.env, ...NO_EGRESS, PATH: SYS_PATH },
     }),
   };
 
@@ -238,7 +252,7 @@ export function components(pki: Pki): Component[] {
 
   const containerd: Component = {
     name: 'containerd',
-    version: async () => VERSIONS.containerd,
+    version: async () => `${VERSIONS.containerd} (runc ${VERSIONS.runc})`,
     timeoutS: 60,
     healthy: safe(async () => existsSync(CONTAINERD_SOCK) && (await ctr(['version'], true)).code === 0),
     prepare: async () => {
@@ -263,7 +277,7 @@ export function components(pki: Pki): Component[] {
       exe: cbin('containerd'),
       args: ['--config', CFG.containerdConfig],
       // Its own shim (2.x) must come before Debian's 1.6 shim in /usr/bin.
-      env: { ...process.env, PATH: `${join(GO_OUT.containerd, 'bin')}:${SYS_PATH}` },
+      env: { ...process.env, ...NO_EGRESS, PATH: `${join(GO_OUT.containerd, 'bin')}:${SYS_PATH}` },
     }),
   };
 
@@ -308,14 +322,14 @@ export function components(pki: Pki): Component[] {
 }
 
 /** Starts `c` unless our own instance is alive; waits for health and fails with its log tail. */
-export async function ensureRunning(c: Component, log: (m: string) => void): Promise<void> {
+export async function ensureRunning(c: Component, log: (m: string) => void): Promise<boolean> {
   const pid = alivePid(c.name);
   if (pid !== undefined) {
-    if (await c.healthy()) return;
+    if (await c.healthy()) return false;
     // Ours but not answering yet (just started by a concurrent `up`?): give it its usual time.
     try {
       await waitFor(`${c.name} (pid ${pid}) to become healthy`, c.healthy, c.timeoutS * 1000, 300);
-      return;
+      return false;
     } catch {
       log(`${c.name} (pid ${pid}) is alive but unhealthy: restarting it`);
       await stopDaemon(c.name);
@@ -332,4 +346,5 @@ export async function ensureRunning(c: Component, log: (m: string) => void): Pro
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- last lines of .stack/logs/${c.name}.log ---\n${tailLog(c.name)}`);
   }
+  return true;
 }

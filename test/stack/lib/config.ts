@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   CONFIG, CONTAINERD_SOCK, DATA, IMAGES, KUBELET_ROOT, NET, NODE_NAME, PORTS, REGISTRY_A, REGISTRY_B,
-  REGISTRY_USER, SOCK_DIR, cbin,
+  REGISTRY_USER, SOCK_DIR, GO_OUT,
 } from './paths.ts';
 import { kubeconfig, type Pki } from './pki.ts';
 import { run } from './proc.ts';
@@ -156,6 +156,11 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
 
 [plugins."io.containerd.cri.v1.runtime"]
   enable_selinux = false
+  enable_unprivileged_ports = false
+  enable_unprivileged_icmp = false
+  # The VM's root lacks CAP_SYS_RESOURCE, so oom_score_adj can't go below containerd's own (0);
+  # without this every sandbox (-998) dies in runc init: "can't get final child's PID from pipe".
+  restrict_oom_score_adj = true
 
 [plugins."io.containerd.cri.v1.runtime".containerd]
   default_runtime_name = "runc"
@@ -164,7 +169,7 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
   runtime_type = "io.containerd.runc.v2"
 
 [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-  BinaryName = "/usr/sbin/runc"
+  BinaryName = "${join(GO_OUT.runc, 'bin', 'runc')}"
   SystemdCgroup = false
 
 [plugins."io.containerd.cri.v1.runtime".cni]
@@ -177,7 +182,6 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 `);
-  void cbin;
 
   writeIfChanged(join(CFG.cniDir, '10-shipline.conflist'), `${JSON.stringify({
     cniVersion: '1.0.0',

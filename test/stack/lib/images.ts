@@ -129,8 +129,8 @@ export async function ensureImages(log: (m: string) => void): Promise<void> {
     files: [
       { src: join(bk, 'buildkitd'), dest: '/usr/bin/buildkitd' },
       { src: join(bk, 'buildctl'), dest: '/usr/bin/buildctl' },
-      { src: '/usr/sbin/runc', dest: '/usr/bin/buildkit-runc' },
-      { src: '/usr/sbin/runc', dest: '/usr/bin/runc' },
+      { src: join(GO_OUT.runc, 'bin', 'runc'), dest: '/usr/bin/buildkit-runc' },
+      { src: join(GO_OUT.runc, 'bin', 'runc'), dest: '/usr/bin/runc' },
     ],
     dockerfileTail: 'ENV PATH=/usr/bin:/bin\nVOLUME /var/lib/buildkit\nENTRYPOINT ["buildkitd"]',
     push: false,

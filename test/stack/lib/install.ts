@@ -1,13 +1,17 @@
 // Installs what the stack runs: Debian packages (apt-get, as root) and the Go-built binaries
 // (build-go.sh, cached per pinned version outside the repo).
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, readlinkSync, lstatSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BIN, GO_OUT, STACK_DIR, kbin, cbin, pauseOut } from './paths.ts';
 import { run } from './proc.ts';
+
+export const BUILDX_PLUGIN = '/usr/local/lib/docker/cli-plugins/docker-buildx';
 
 export const APT_PACKAGES = [
   'docker.io', 'docker-registry', 'containernetworking-plugins', 'prometheus', 'skopeo', 'openssl',
   'apache2-utils', 'iptables', 'conntrack', 'runc',
+  // to build runc (cgo + seccomp)
+  'gcc', 'libc6-dev', 'libseccomp-dev', 'pkg-config',
 ];
 
 async function missingPackages(): Promise<string[]> {
@@ -30,6 +34,7 @@ export async function ensurePackages(log: (m: string) => void): Promise<void> {
 const GO_TARGETS: Record<string, string> = {
   k8s: GO_OUT.kubernetes,
   containerd: GO_OUT.containerd,
+  runc: GO_OUT.runc,
   etcd: GO_OUT.etcd,
   buildkit: GO_OUT.buildkit,
   buildx: GO_OUT.buildx,
@@ -65,8 +70,8 @@ export async function ensureGoBinaries(log: (m: string) => void): Promise<void> 
     symlinkSync(target, link);
   }
   // buildx as a docker CLI plugin, where every docker CLI looks regardless of DOCKER_CONFIG.
-  const pluginDir = '/usr/local/lib/docker/cli-plugins';
-  const plugin = join(pluginDir, 'docker-buildx');
+  const pluginDir = dirname(BUILDX_PLUGIN);
+  const plugin = BUILDX_PLUGIN;
   const built = join(GO_OUT.buildx, 'bin', 'docker-buildx');
   mkdirSync(pluginDir, { recursive: true });
   const same = existsSync(plugin) && (await run('cmp', ['-s', plugin, built], { allowFail: true })).code === 0;

@@ -49,6 +49,7 @@ function pin(key: string): string {
 export const VERSIONS = {
   kubernetes: pin('K8S_VERSION'),
   containerd: pin('CONTAINERD_VERSION'),
+  runc: pin('RUNC_VERSION'),
   etcd: pin('ETCD_VERSION'),
   buildx: pin('BUILDX_VERSION'),
   buildkit: pin('BUILDKIT_VERSION'),
@@ -58,6 +59,7 @@ export const VERSIONS = {
 export const GO_OUT = {
   kubernetes: join(CACHE, `kubernetes-${VERSIONS.kubernetes}`),
   containerd: join(CACHE, `containerd-${VERSIONS.containerd}`),
+  runc: join(CACHE, `runc-${VERSIONS.runc}`),
   etcd: join(CACHE, `etcd-${VERSIONS.etcd}`),
   buildx: join(CACHE, `buildx-${VERSIONS.buildx}`),
   buildkit: join(CACHE, `buildkit-${VERSIONS.buildkit}`),

@@ -1,12 +1,13 @@
 // up / down / status / env of the local stack, as functions (the CLI and the vitest global
 // setup both call these).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CFG, registryPassword, writeConfigs } from './config.ts';
 import { apiGet, components, ensureRunning, type Component } from './components.ts';
 import { ensureImages } from './images.ts';
-import { ensureGoBinaries, ensurePackages } from './install.ts';
+import { BUILDX_PLUGIN, ensureGoBinaries, ensurePackages } from './install.ts';
 import {
-  BIN, CONFIG, DATA, DOCKER_SOCK, IMAGES, LOGS, NODE_NAME, PKI, PORTS, REGISTRY_A, REGISTRY_B, REGISTRY_USER, RUN, STATE, VERSIONS,
+  BIN, CONFIG, DATA, DOCKER_SOCK, GO_OUT, IMAGES, kbin, LOGS, NODE_NAME, PKI, PORTS, REGISTRY_A, REGISTRY_B, REGISTRY_USER, RUN, STATE, VERSIONS,
 } from './paths.ts';
 import { ensurePki, type Pki } from './pki.ts';
 import { alivePid, stopDaemon, tailLog, waitFor } from './proc.ts';
@@ -27,11 +28,16 @@ async function prepare(log: Log): Promise<Pki> {
   return pki;
 }
 
-async function nodeReady(pki: Pki): Promise<boolean> {
+/** Ready, and (when `since` is given) reported by a kubelet heartbeat after `since`: after a
+ * `down`, the node object still says Ready until the controller-manager notices. */
+async function nodeReady(pki: Pki, since?: number): Promise<boolean> {
   const r = await apiGet(pki, `/api/v1/nodes/${NODE_NAME}`);
   if (r.status !== 200) return false;
-  const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
-  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string; lastHeartbeatTime?: string }[] } };
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') return false;
+  // Heartbeat times have second precision.
+  return since === undefined || Date.parse(ready.lastHeartbeatTime ?? '') >= Math.floor(since / 1000) * 1000;
 }
 
 export interface UpResult {
@@ -42,17 +48,19 @@ export async function up(log: Log = defaultLog): Promise<UpResult> {
   const t0 = Date.now();
   const pki = await prepare(log);
   const c = byName(components(pki));
-  const start = (name: string) => {
+  const started = new Map<string, number>();
+  const start = async (name: string) => {
     const comp = c[name];
     if (!comp) throw new Error(`unknown component ${name}`);
-    return ensureRunning(comp, log);
+    const t = Date.now();
+    if (await ensureRunning(comp, log)) started.set(name, t);
   };
   // Independent services first, in parallel; then the control plane in dependency order.
   await Promise.all(['dockerd', 'registry-a', 'registry-b', 'prometheus', 'etcd', 'containerd'].map(start));
   // Images before the kubelet: its first pod needs the pause image in registry A.
   await Promise.all([ensureImages(log), start('kube-apiserver')]);
   await Promise.all(['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'].map(start));
-  await waitFor(`node ${NODE_NAME} to be Ready`, () => nodeReady(pki), 120_000, 500).catch((err: Error) => {
+  await waitFor(`node ${NODE_NAME} to be Ready`, () => nodeReady(pki, started.get('kubelet')), 120_000, 500).catch((err: Error) => {
     throw new Error(`${err.message}\n--- kubelet log ---\n${tailLog('kubelet', 40)}`);
   });
   // Pods can only be created once the default ServiceAccount exists.
@@ -82,6 +90,7 @@ export interface ComponentStatus {
   version: string;
   pid: number | undefined;
   healthy: boolean;
+  tool?: boolean;
 }
 
 export async function status(): Promise<ComponentStatus[]> {
@@ -98,6 +107,13 @@ export async function status(): Promise<ComponentStatus[]> {
     /* apiserver down */
   }
   out.push({ name: `node/${NODE_NAME} Ready`, version: VERSIONS.kubernetes, pid: undefined, healthy: ready });
+  // Tools (no daemon): present or not.
+  const tools: [string, string, string][] = [
+    ['buildx (docker plugin)', BUILDX_PLUGIN, VERSIONS.buildx],
+    ['act', join(GO_OUT.act, 'bin', 'act'), VERSIONS.act],
+    ['kubectl', kbin('kubectl'), VERSIONS.kubernetes],
+  ];
+  for (const [name, file, version] of tools) out.push({ name, version, pid: undefined, healthy: existsSync(file), tool: true });
   return out;
 }
 
