@@ -86,6 +86,7 @@ export function metadata(r: BuildResult) {
     builder: r.builder,
     cache: r.cache,
     durationMs: r.durationMs,
-    buildx: r.buildx,
+    // The provenance buildx adds to its metadata file is large and says nothing the fields above don't.
+    buildx: Object.fromEntries(Object.entries(r.buildx).filter(([k]) => k !== 'buildx.build.provenance')),
   };
 }

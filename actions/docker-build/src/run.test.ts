@@ -61,10 +61,10 @@ function fakeDocker(f: Fake): Exec {
       const v = (digest: string, name: string) => JSON.stringify({ vertexes: [{ digest, name, completed: '2026-01-01T00:00:01Z', cached: f.cachedSteps }] });
       options.onStderrLine?.(v('a', '[1/2] FROM docker.io/library/alpine'));
       options.onStderrLine?.(v('b', '[2/2] COPY . .'));
-      writeFileSync(
-        args[args.indexOf('--metadata-file') + 1] as string,
-        JSON.stringify({ 'containerimage.config.digest': CONFIG, 'containerimage.digest': MANIFEST }),
-      );
+      // dockerd's built-in BuildKit reports the image ID as containerimage.digest and nothing else.
+      const classic = args[args.indexOf('--builder') + 1] === 'default';
+      const metadata = classic ? { 'containerimage.digest': CONFIG } : { 'containerimage.config.digest': CONFIG, 'containerimage.digest': MANIFEST };
+      writeFileSync(args[args.indexOf('--metadata-file') + 1] as string, JSON.stringify(metadata));
       return ok();
     }
     return { code: 1, stdout: '', stderr: `unexpected docker ${args.join(' ')}`, notFound: false, timedOut: false };
@@ -116,8 +116,9 @@ describe('run', () => {
     expect(r.builder).toEqual({ name: 'default', driver: 'docker' });
     expect(h.f.calls.some((c) => c[1] === 'create')).toBe(false);
     expect(r.imageId).toBe(CONFIG);
-    expect(r.digest).toBe(MANIFEST);
-    expect(r.digests).toEqual({ 'linux/amd64': MANIFEST });
+    // The classic image store has no manifest: no digest rather than the image ID under that name.
+    expect(r.digest).toBe('');
+    expect(r.digests).toEqual({});
     expect(r.tags).toEqual(['r.example/shop/orders:main', 'r.example/shop/orders:sha-aaaaaaa', 'r.example/shop/orders:latest']);
     expect(after(buildCall(h.f), '--tag')).toEqual(r.tags);
     expect(after(buildCall(h.f), '--label')).toContain('org.opencontainers.image.created=2026-11-29T00:00:00.000Z');
@@ -131,6 +132,9 @@ describe('run', () => {
     expect(h.f.calls.filter((c) => c[1] === 'create')).toHaveLength(1);
     expect(after(buildCall(h.f), '--builder')).toEqual(['shipline']);
     expect(existsSync(join(dir, 'cache', 'index.json'))).toBe(true);
+    expect(r.imageId).toBe(CONFIG);
+    expect(r.digest).toBe(MANIFEST);
+    expect(r.digests).toEqual({ 'linux/amd64': MANIFEST });
     expect(existsSync(join(dir, 'cache.next'))).toBe(false);
     const again = harness({ cache: 'local', 'cache-dir': join(dir, 'cache') }, { builders: ['shipline'], cachedSteps: true });
     const r2 = await again.go();

@@ -144,7 +144,11 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
   const stats = cacheStats(progress.steps());
   const saved = await log.group('Cache', () => cache.finish());
 
-  let digest = typeof buildxMeta['containerimage.digest'] === 'string' ? buildxMeta['containerimage.digest'] : '';
+  const str = (k: string) => (typeof buildxMeta[k] === 'string' ? (buildxMeta[k] as string) : '');
+  // dockerd's built-in BuildKit (docker driver, classic image store) writes no manifest: what it
+  // reports as containerimage.digest is the image ID, so it is no digest to pull or push by.
+  const classicStore = builder.driver === 'docker';
+  let digest = classicStore ? '' : str('containerimage.digest');
   let digests: Record<string, string> = {};
   if (layout) {
     const d = readLayoutDigests(layout);
@@ -153,9 +157,8 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
   } else if (digest) {
     digests = { [inputs.platforms[0] ?? hostPlatform(deps)]: digest };
   }
-  const configDigest = typeof buildxMeta['containerimage.config.digest'] === 'string' ? buildxMeta['containerimage.config.digest'] : '';
   // In the classic image store an image's ID is its config digest.
-  const imageId = inputs.load ? configDigest : '';
+  const imageId = inputs.load ? str('containerimage.config.digest') || (classicStore ? str('containerimage.digest') : '') : '';
 
   log.info(`cache: ${stats.cached} of ${stats.steps} build step(s) from cache (${choice.mode})`);
   return {
