@@ -2,7 +2,7 @@
 # Builds the stack's Go binaries, each cached per pinned version under
 # ${SHIPLINE_CACHE:-~/.cache/shipline}/<name>-<version>/bin (a `.done` marker means complete).
 # Default GOMODCACHE/GOCACHE are kept so later builds are warm.
-# Usage: build-go.sh [k8s|containerd|runc|etcd|pause|buildkit|buildx|act|all]...
+# Usage: build-go.sh [k8s|containerd|runc|etcd|pause|capfilter|buildkit|buildx|act|all]...
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC1091
@@ -108,17 +108,20 @@ build_runc() {
   touch "$out/.done"; log "runc $v: done"
 }
 
-build_pause() {
-  local h out
-  h="$(sha256sum "$HERE/go/pause/main.go" | cut -c1-12)"; out="$CACHE/pause-$h"
-  [[ -f "$out/.done" ]] && { log "pause $h cached"; return; }
+# Small programs kept in go/<name>: cached per hash of their source.
+build_local() {
+  local name="$1" h out
+  h="$(sha256sum "$HERE/go/$name/main.go" | cut -c1-12)"; out="$CACHE/$name-$h"
+  [[ -f "$out/.done" ]] && { log "$name $h cached"; return; }
   mkdir -p "$out/bin"
-  (cd "$HERE/go/pause" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out/bin/pause" .)
-  touch "$out/.done"; log "pause $h: done"
+  (cd "$HERE/go/$name" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out/bin/$name" .)
+  touch "$out/.done"; log "$name $h: done"
 }
+build_pause() { build_local pause; }
+build_capfilter() { build_local runc-capfilter; }
 
 targets=("$@")
-[[ ${#targets[@]} -eq 0 || "${targets[0]}" == all ]] && targets=(k8s containerd runc etcd pause buildkit buildx act)
+[[ ${#targets[@]} -eq 0 || "${targets[0]}" == all ]] && targets=(k8s containerd runc etcd pause capfilter buildkit buildx act)
 rc=0
 for t in "${targets[@]}"; do
   # One builder per target at a time (two `up`s, or a manual build beside one); the loser finds

@@ -64,4 +64,22 @@ describe('dockerd and the registries', () => {
   it('has buildx installed as a docker CLI plugin', async () => {
     expect(await sh('docker', ['buildx', 'version'])).toMatch(/github\.com\/docker\/buildx v0\.\d+/);
   });
+
+  it('builds with a docker-container buildx builder from the locally made buildkit image', async () => {
+    const builder = `stack-test-${uniq()}`;
+    const ctx = tempDir('bk');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${need('SHIPLINE_NODE_IMAGE')}\nRUN ["node", "-e", "require('fs').writeFileSync('/built', 'by buildkitd')"]\n`);
+    const tag = `${need('SHIPLINE_REGISTRY')}/stack-test/buildkit:${uniq()}`;
+    try {
+      // Host network: 127.0.0.1:5000 must be the registry, not the builder's own loopback.
+      await sh('docker', ['buildx', 'create', '--name', builder, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap']);
+      await sh('docker', ['buildx', 'build', '--builder', builder, '--provenance=false', '-t', tag, '--output', 'type=image,push=true', ctx]);
+      const insp = JSON.parse(await sh('skopeo', ['inspect', '--tls-verify=false', `docker://${tag}`])) as { Layers: string[] };
+      expect(insp.Layers.length).toBeGreaterThanOrEqual(2);
+      const image = (await sh('docker', ['inspect', '-f', '{{.Config.Image}}', `buildx_buildkit_${builder}0`])).trim();
+      expect(image).toBe('moby/buildkit:buildx-stable-1');
+    } finally {
+      await run('docker', ['buildx', 'rm', builder], { allowFail: true });
+    }
+  });
 });

@@ -6,7 +6,7 @@ import { CFG } from './config.ts';
 import { httpGet, isStatus } from './http.ts';
 import {
   CONTAINERD_SOCK, DATA, DOCKER_SOCK, GO_OUT, KUBELET_ROOT, NET, NODE_NAME, PORTS, REGISTRY_B, RUN, SOCK_DIR,
-  VERSIONS, cbin, kbin,
+  VERSIONS, capfilterBin, cbin, kbin,
 } from './paths.ts';
 import type { Pki } from './pki.ts';
 import { Fatal, alivePid, run, startDaemon, stopDaemon, tailLog, waitFor, type DaemonSpec } from './proc.ts';
@@ -110,9 +110,14 @@ export function components(pki: Pki): Component[] {
     spec: () => ({
       name: 'dockerd',
       exe: '/usr/sbin/dockerd',
-      args: ['-H', `unix://${DOCKER_SOCK}`, '--pidfile', join(RUN, 'dockerd.self.pid'), '--storage-driver', 'overlay2'],
+      args: [
+        '-H', `unix://${DOCKER_SOCK}`, '--pidfile', join(RUN, 'dockerd.self.pid'), '--storage-driver', 'overlay2',
+        // Privileged containers (buildx's docker-container builder) need capabilities filtered
+        // to what this VM grants; see go/runc-capfilter.
+        '--add-runtime', `shipline=${capfilterBin()}`, '--default-runtime', 'shipline',
+      ],
       // Debian's containerd and runc, never the kubelet's containerd 2.x.
-      env: { ...process.env, ...NO_EGRESS, PATH: SYS_PATH },
+      env: { ...process.env, ...NO_EGRESS, PATH: SYS_PATH, SHIPLINE_RUNC: '/usr/sbin/runc' },
     }),
   };
 
@@ -277,7 +282,7 @@ export function components(pki: Pki): Component[] {
       exe: cbin('containerd'),
       args: ['--config', CFG.containerdConfig],
       // Its own shim (2.x) must come before Debian's 1.6 shim in /usr/bin.
-      env: { ...process.env, ...NO_EGRESS, PATH: `${join(GO_OUT.containerd, 'bin')}:${SYS_PATH}` },
+      env: { ...process.env, ...NO_EGRESS, PATH: `${join(GO_OUT.containerd, 'bin')}:${SYS_PATH}`, SHIPLINE_RUNC: join(GO_OUT.runc, 'bin', 'runc') },
     }),
   };
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   CONFIG, CONTAINERD_SOCK, DATA, IMAGES, KUBELET_ROOT, NET, NODE_NAME, PORTS, REGISTRY_A, REGISTRY_B,
-  REGISTRY_USER, SOCK_DIR, GO_OUT,
+  REGISTRY_USER, SOCK_DIR, capfilterBin,
 } from './paths.ts';
 import { kubeconfig, type Pki } from './pki.ts';
 import { run } from './proc.ts';
@@ -169,7 +169,9 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
   runtime_type = "io.containerd.runc.v2"
 
 [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-  BinaryName = "${join(GO_OUT.runc, 'bin', 'runc')}"
+  # runc-capfilter execs $SHIPLINE_RUNC (the pinned runc) after dropping capabilities
+  # this VM cannot grant (privileged pods).
+  BinaryName = "${capfilterBin()}"
   SystemdCgroup = false
 
 [plugins."io.containerd.cri.v1.runtime".cni]

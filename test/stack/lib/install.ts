@@ -2,7 +2,7 @@
 // (build-go.sh, cached per pinned version outside the repo).
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, readlinkSync, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BIN, GO_OUT, STACK_DIR, kbin, cbin, pauseOut } from './paths.ts';
+import { BIN, GO_OUT, STACK_DIR, kbin, cbin, localToolOut, pauseOut } from './paths.ts';
 import { run } from './proc.ts';
 
 export const BUILDX_PLUGIN = '/usr/local/lib/docker/cli-plugins/docker-buildx';
@@ -44,6 +44,7 @@ const GO_TARGETS: Record<string, string> = {
 export async function ensureGoBinaries(log: (m: string) => void): Promise<void> {
   const missing = Object.entries(GO_TARGETS).filter(([, dir]) => !existsSync(join(dir, '.done'))).map(([t]) => t);
   if (!existsSync(join(pauseOut(), '.done'))) missing.push('pause');
+  if (!existsSync(join(localToolOut('runc-capfilter'), '.done'))) missing.push('capfilter');
   if (missing.length > 0) {
     log(`building Go binaries (${missing.join(', ')}); cold Kubernetes builds take a while on 2 cores`);
     await run('bash', [join(STACK_DIR, 'build-go.sh'), ...missing], { inherit: true });

@@ -65,10 +65,13 @@ export const GO_OUT = {
   buildkit: join(CACHE, `buildkit-${VERSIONS.buildkit}`),
   act: join(CACHE, `act-${VERSIONS.act}`),
 };
-export function pauseOut(): string {
-  const src = readFileSync(join(STACK_DIR, 'go', 'pause', 'main.go'));
-  return join(CACHE, `pause-${createHash('sha256').update(src).digest('hex').slice(0, 12)}`);
+/** Output folder of a small program in go/<name>, cached per hash of its source (as build-go.sh). */
+export function localToolOut(name: 'pause' | 'runc-capfilter'): string {
+  const src = readFileSync(join(STACK_DIR, 'go', name, 'main.go'));
+  return join(CACHE, `${name}-${createHash('sha256').update(src).digest('hex').slice(0, 12)}`);
 }
+export const pauseOut = (): string => localToolOut('pause');
+export const capfilterBin = (): string => join(localToolOut('runc-capfilter'), 'bin', 'runc-capfilter');
 
 export const kbin = (name: string): string => join(GO_OUT.kubernetes, 'bin', name);
 export const cbin = (name: string): string => join(GO_OUT.containerd, 'bin', name);

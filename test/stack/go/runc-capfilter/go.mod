@@ -1,0 +1,3 @@
+module shipline.local/stack/runc-capfilter
+
+go 1.26.0
