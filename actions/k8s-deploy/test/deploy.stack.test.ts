@@ -281,6 +281,42 @@ spec:
   });
 });
 
+describe('image pull secret', () => {
+  it('creates a dockerconfigjson Secret from registry credentials and wires it into the pods, masked', async () => {
+    const ns = nsName('pull');
+    const password = need('SHIPLINE_REGISTRY_PASSWORD');
+    const registry = need('SHIPLINE_REGISTRY_TLS');
+    const manifests = file(
+      'pull.yaml',
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: pulled}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: pulled}}\n  template:\n    metadata: {labels: {app: pulled}}\n    spec:\n      containers: [{name: c, image: "${registry}/shop/app:1"}]\n`,
+    );
+    const r = await deploy({
+      manifests,
+      namespace: ns,
+      'create-namespace': 'true',
+      images: `${registry}/shop/app:2`,
+      'image-pull-secret': 'regcred',
+      'registry-username': need('SHIPLINE_REGISTRY_USER'),
+      'registry-password': password,
+    });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout.replace(/::add-mask::.*\n/g, '')).not.toContain(password);
+    expect(resources(r).map((x) => `${x.kind}/${x.name}`)).toEqual([`Namespace/${ns}`, 'Secret/regcred', 'Deployment/pulled']);
+    const secret = await getJson<{ type: string; data: Record<string, string> }>(['-n', ns, 'secret', 'regcred']);
+    expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
+    const auths = JSON.parse(Buffer.from(secret.data['.dockerconfigjson'] as string, 'base64').toString()).auths;
+    expect(auths[registry]).toMatchObject({ username: need('SHIPLINE_REGISTRY_USER'), password });
+    const dep = await getJson<{ spec: { template: { spec: { imagePullSecrets: { name: string }[]; containers: { image: string }[] } } } }>([
+      '-n',
+      ns,
+      'deployment',
+      'pulled',
+    ]);
+    expect(dep.spec.template.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(dep.spec.template.spec.containers[0]?.image).toBe(`${registry}/shop/app:2`);
+  });
+});
+
 describe('prune and dry-run', () => {
   const ns = nsName('prune');
   const cm = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\ndata: {value: "${value}"}\n`;
@@ -334,6 +370,29 @@ describe('field conflicts', () => {
     const forced = await deploy({ manifests, namespace: ns, 'force-conflicts': 'true' });
     expect(forced.code, forced.stdout).toBe(0);
     expect((await kubectl(['get', '-n', ns, 'configmap', 'shared', '-o', 'jsonpath={.data.owner}'])).trim()).toBe('us');
+  });
+});
+
+describe('unchanged objects', () => {
+  it('skips a no-op apply but still applies when only field ownership would change', async () => {
+    const ns = nsName('owner');
+    await kubectl(['create', 'namespace', ns]);
+    await kubectl(
+      ['apply', '--server-side', '--field-manager', 'someone-else', '-n', ns, '-f', '-'],
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: co}\ndata: {x: "1"}\n',
+    );
+    const r = await deploy({ manifests: file('co.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: co}\ndata: {x: "1"}\n'), namespace: ns });
+    expect(r.code, r.stdout).toBe(0);
+    expect(resources(r)[0]?.action).toBe('unchanged');
+    const managers = async () =>
+      (await getJson<{ metadata: { managedFields: { manager: string; fieldsV1: unknown }[] } }>(['-n', ns, 'configmap', 'co', '--show-managed-fields']))
+        .metadata.managedFields;
+    const owned = await managers();
+    expect(owned.map((m) => m.manager).sort()).toEqual(['shipline', 'someone-else']);
+    const rv = (await kubectl(['get', '-n', ns, 'configmap', 'co', '-o', 'jsonpath={.metadata.resourceVersion}'])).trim();
+    const again = await deploy({ manifests: join(work, 'co.yaml'), namespace: ns });
+    expect(again.code).toBe(0);
+    expect((await kubectl(['get', '-n', ns, 'configmap', 'co', '-o', 'jsonpath={.metadata.resourceVersion}'])).trim()).toBe(rv);
   });
 });
 

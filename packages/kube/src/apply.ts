@@ -2,7 +2,7 @@
 // the server, and only then apply — namespaces and CRDs first (waiting until CRDs are established),
 // then config, then workloads — and prune what an earlier run of the same set left behind.
 import type { KubeClient, Resource } from './client.ts';
-import { diffObject } from './diff.ts';
+import { canonicalJson, diffObject, sameObject } from './diff.ts';
 import { ApiError, ApplyError, KubeError } from './errors.ts';
 import type { Manifest } from './manifests.ts';
 import { describeObject, groupOf, isRecord, type KubeObject, objectKey } from './object.ts';
@@ -173,11 +173,14 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   // 3. Server-side dry-run of everything the server can check now.
   const dryRunAll = async (list: Item[]) => {
     const failures: ApplyError['failures'] = [];
+    const listed = await liveByList(client, list, conc);
     await pool(list, conc, async (it) => {
       const r = it.resource as Resource;
+      const key = `${r.apiVersion}|${r.name}|${it.object.metadata.namespace ?? ''}`;
       try {
+        const known = listed.get(key);
         const [live, dry] = await Promise.all([
-          client.get(r, it.object.metadata.namespace, it.object.metadata.name as string),
+          known ? known.get(it.object.metadata.name as string) : client.get(r, it.object.metadata.namespace, it.object.metadata.name as string),
           client.apply(r, it.object, { fieldManager, force: opts.force, dryRun: true }),
         ]);
         it.live = live;
@@ -207,6 +210,11 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
     const failed: ApplyError['failures'] = [];
     await pool(list, conc, async (it) => {
       try {
+        if (it.live && it.dry && isNoop(it.live, it.dry, fieldManager)) {
+          // The server already said this apply changes nothing, not even field ownership.
+          it.result = it.live;
+          return;
+        }
         it.result = await client.apply(it.resource as Resource, it.object, { fieldManager, force: opts.force, dryRun: false });
         applied.push(label(it));
       } catch (e) {
@@ -273,6 +281,18 @@ function failureOf(it: Item, e: unknown): ApplyError['failures'][number] {
 function sortFailures(f: ApplyError['failures'], items: Item[]): ApplyError['failures'] {
   const order = new Map(items.map((it, i) => [label(it), i]));
   return [...f].sort((a, b) => (order.get(a.object) ?? 0) - (order.get(b.object) ?? 0));
+}
+
+/** Same content and the same fields owned by our manager: applying again would be a no-op. */
+function isNoop(live: KubeObject, dry: KubeObject, manager: string): boolean {
+  if (!sameObject(live, dry)) return false;
+  const mine = (o: KubeObject) =>
+    canonicalJson(
+      (Array.isArray(o.metadata.managedFields) ? o.metadata.managedFields : [])
+        .filter((m) => isRecord(m) && m.manager === manager && m.operation === 'Apply')
+        .map((m) => [m.apiVersion, m.subresource ?? '', m.fieldsV1]),
+    );
+  return mine(live) === mine(dry);
 }
 
 function crdKinds(items: Item[]): Map<string, { namespaced: boolean }> {
@@ -373,7 +393,7 @@ async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sl
   const res = it.result as KubeObject;
   // Controllers write status (and bump resourceVersion) at any time, so "unchanged" is judged on
   // what apply sets: the dry-run result against the live object, without status and server fields.
-  const action: ApplyAction = !it.live ? 'created' : it.dry && diffObject(it.live, it.dry) === '' ? 'unchanged' : 'configured';
+  const action: ApplyAction = !it.live ? 'created' : it.dry && sameObject(it.live, it.dry) ? 'unchanged' : 'configured';
   const r: AppliedResource = { ...record({ ...res, apiVersion: it.object.apiVersion, kind: it.object.kind }, action), source: it.source };
   if (!WORKLOADS.has(it.object.kind)) return r;
   const before = revisionOf(it.live);
@@ -381,27 +401,69 @@ async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sl
     r.revision = { before, after: before };
     return r;
   }
-  // The controller writes the revision after it sees the new generation: wait for that briefly.
-  let after: string | null = revisionOf(res);
-  if (it.object.kind === 'Deployment' || it.object.kind === 'StatefulSet') {
-    const deadline = Date.now() + timeoutMs;
-    const gen = res.metadata.generation ?? 0;
-    for (;;) {
-      const live = await client.get(it.resource as Resource, res.metadata.namespace, res.metadata.name as string);
-      const observed = isRecord(live?.status) && typeof live.status.observedGeneration === 'number' ? live.status.observedGeneration : -1;
-      if (live && observed >= gen) {
-        after = revisionOf(live);
-        break;
-      }
-      if (Date.now() > deadline) {
-        after = null;
-        break;
-      }
-      await sleep(100);
-    }
-  }
-  r.revision = { before, after };
+  r.revision = { before, after: await revisionAfter(client, it, res, before, timeoutMs, sleep) };
   return r;
+}
+
+/**
+ * A Deployment's next revision is known without waiting: a new Deployment starts at 1, and a
+ * changed pod template makes the controller number its ReplicaSet (new or reused) one above the
+ * highest, which is the Deployment's current revision. Other spec changes keep the revision.
+ * A StatefulSet's update revision is a hash the controller computes: that one is waited for.
+ */
+async function revisionAfter(
+  client: KubeClient,
+  it: Item,
+  res: KubeObject,
+  before: string | null,
+  timeoutMs: number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<string | null> {
+  if (it.object.kind === 'Deployment') {
+    if (!it.live) return '1';
+    const template = (o: KubeObject | undefined) => canonicalJson(isRecord(o?.spec) ? o.spec.template : undefined);
+    if (template(it.live) === template(res)) return before;
+    return before !== null && /^\d+$/.test(before) ? String(Number(before) + 1) : null;
+  }
+  if (it.object.kind !== 'StatefulSet') return revisionOf(res);
+  const deadline = Date.now() + timeoutMs;
+  const gen = res.metadata.generation ?? 0;
+  for (;;) {
+    const live = await client.get(it.resource as Resource, res.metadata.namespace, res.metadata.name as string);
+    const observed = isRecord(live?.status) && typeof live.status.observedGeneration === 'number' ? live.status.observedGeneration : -1;
+    if (live && observed >= gen) return revisionOf(live);
+    if (Date.now() > deadline) return null;
+    await sleep(100);
+  }
+}
+
+/**
+ * Live objects by one LIST per kind and namespace where a run holds several of a kind (200
+ * ConfigMaps cost one request, not 200); a map per key, or none where a list is not allowed.
+ */
+async function liveByList(client: KubeClient, list: Item[], conc: number): Promise<Map<string, Map<string, KubeObject>>> {
+  const groups = new Map<string, { r: Resource; ns: string | undefined; n: number }>();
+  for (const it of list) {
+    const r = it.resource as Resource;
+    const key = `${r.apiVersion}|${r.name}|${it.object.metadata.namespace ?? ''}`;
+    const g = groups.get(key) ?? { r, ns: it.object.metadata.namespace, n: 0 };
+    g.n++;
+    groups.set(key, g);
+  }
+  const out = new Map<string, Map<string, KubeObject>>();
+  await pool(
+    [...groups].filter(([, g]) => g.n >= 3 && g.r.verbs.includes('list')),
+    conc,
+    async ([key, g]) => {
+      try {
+        out.set(key, new Map((await client.list(g.r, g.ns, '')).map((o) => [o.metadata.name as string, o])));
+      } catch (e) {
+        // Not allowed to list (a user with get only): fall back to one GET per object.
+        if (!(e instanceof ApiError && (e.status === 403 || e.status === 404))) throw e;
+      }
+    },
+  );
+  return out;
 }
 
 async function pruneCandidates(client: KubeClient, items: Item[], opts: DeployOptions, conc: number): Promise<{ resource: Resource; obj: KubeObject }[]> {

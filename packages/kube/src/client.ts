@@ -202,7 +202,7 @@ export class KubeClient {
   }
 
   async list(r: Resource, namespace: string | undefined, labelSelector: string): Promise<KubeObject[]> {
-    const res = await this.request<{ items?: KubeObject[] }>('GET', KubeClient.pathOf(r, namespace), { query: { labelSelector } });
+    const res = await this.request<{ items?: KubeObject[] }>('GET', KubeClient.pathOf(r, namespace), { query: { labelSelector: labelSelector || undefined } });
     return (res.body.items ?? []).map((o) => ({ ...o, apiVersion: r.apiVersion, kind: r.kind }));
   }
 

@@ -20,6 +20,18 @@ export function comparable(o: KubeObject): Record<string, unknown> {
   return copy;
 }
 
+/** JSON with object keys sorted: equal text means equal content (cheaper than YAML for comparing). */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
+
+/** True when apply would leave the object as it is (status and server-set metadata aside). */
+export function sameObject(a: KubeObject, b: KubeObject): boolean {
+  return canonicalJson(comparable(a)) === canonicalJson(comparable(b));
+}
+
 export function toYaml(o: unknown): string {
   return stringify(o, { lineWidth: 0, sortMapEntries: true });
 }
