@@ -27,3 +27,10 @@ describe('Masker', () => {
     expect(m.redact('a cat')).toBe('a cat');
   });
 });
+
+describe('Summary as text', () => {
+  it('drops Markdown code spans', () => {
+    const s = new Summary().paragraph('digest `sha256:abc`').table(['Ref'], [['`reg/app:1`']]);
+    expect(s.toText()).toBe('digest sha256:abc\n\nRef\n---------\nreg/app:1\n');
+  });
+});

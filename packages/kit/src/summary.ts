@@ -69,18 +69,21 @@ function markdown(b: Block): string {
   }
 }
 
+// Markdown code spans read as noise in a terminal.
+const plain = (s: string) => s.replace(/`([^`]*)`/g, '$1');
+
 function text(b: Block): string {
   switch (b.kind) {
     case 'heading':
-      return b.text;
+      return plain(b.text);
     case 'paragraph':
-      return b.text;
+      return plain(b.text);
     case 'list':
-      return b.items.map((i) => `  - ${i}`).join('\n');
+      return b.items.map((i) => `  - ${plain(i)}`).join('\n');
     case 'details':
-      return `${b.title}\n${b.body}`;
+      return `${plain(b.title)}\n${b.body}`;
     case 'table': {
-      const rows = [b.header, ...b.rows].map((r) => r.map((c) => c.replace(/\r?\n/g, ' ')));
+      const rows = [b.header, ...b.rows].map((r) => r.map((c) => plain(c).replace(/\r?\n/g, ' ')));
       const widths = b.header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
       const line = (r: string[]) =>
         r
