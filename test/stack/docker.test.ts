@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { need, sh, tempDir, uniq } from './test-helpers.ts';
 import { run } from './lib/proc.ts';
+import { need, sh, tempDir, uniq } from './test-helpers.ts';
 
 describe('dockerd and the registries', () => {
   it('answers docker info', async () => {
@@ -25,7 +25,9 @@ describe('dockerd and the registries', () => {
 
     await sh('docker', ['push', tagA]);
     const digestA = (await sh('docker', ['image', 'inspect', '-f', '{{range .RepoDigests}}{{println .}}{{end}}', tagA]))
-      .split('\n').find((d) => d.startsWith(`${regA}/stack-test/scratch@`))?.split('@')[1];
+      .split('\n')
+      .find((d) => d.startsWith(`${regA}/stack-test/scratch@`))
+      ?.split('@')[1];
     expect(digestA).toMatch(/^sha256:[0-9a-f]{64}$/);
     const inspA = JSON.parse(await sh('skopeo', ['inspect', '--tls-verify=false', `docker://${tagA}`])) as { Digest: string };
     expect(inspA.Digest).toBe(digestA);
@@ -35,7 +37,8 @@ describe('dockerd and the registries', () => {
     const dockerConfig = tempDir('docker-config');
     const env = { ...process.env, DOCKER_CONFIG: dockerConfig };
     await sh('docker', ['login', '--username', need('SHIPLINE_REGISTRY_USER'), '--password-stdin', regB], {
-      env, input: need('SHIPLINE_REGISTRY_PASSWORD'),
+      env,
+      input: need('SHIPLINE_REGISTRY_PASSWORD'),
     });
     await sh('docker', ['push', tagB], { env });
     const certDir = tempDir('ca');
@@ -68,7 +71,10 @@ describe('dockerd and the registries', () => {
   it('builds with a docker-container buildx builder from the locally made buildkit image', async () => {
     const builder = `stack-test-${uniq()}`;
     const ctx = tempDir('bk');
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${need('SHIPLINE_NODE_IMAGE')}\nRUN ["node", "-e", "require('fs').writeFileSync('/built', 'by buildkitd')"]\n`);
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      `FROM ${need('SHIPLINE_NODE_IMAGE')}\nRUN ["node", "-e", "require('fs').writeFileSync('/built', 'by buildkitd')"]\n`,
+    );
     const tag = `${need('SHIPLINE_REGISTRY')}/stack-test/buildkit:${uniq()}`;
     try {
       // Host network: 127.0.0.1:5000 must be the registry, not the builder's own loopback.

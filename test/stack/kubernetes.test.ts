@@ -35,7 +35,10 @@ describe('Kubernetes with a real kubelet', () => {
 
   it('has exactly one Ready node', async () => {
     const nodes = JSON.parse(await kubectl(['get', 'nodes', '-o', 'json'])) as {
-      items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string } } }[];
+      items: {
+        metadata: { name: string };
+        status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string } };
+      }[];
     };
     expect(nodes.items).toHaveLength(1);
     const node = nodes.items[0]!;
@@ -48,7 +51,9 @@ describe('Kubernetes with a real kubelet', () => {
 
   it('runs a Deployment of an image built here and pushed to registry A, Running and Ready', async () => {
     const ctx = tempDir('hello');
-    writeFileSync(join(ctx, 'server.js'), `
+    writeFileSync(
+      join(ctx, 'server.js'),
+      `
 const http = require('node:http');
 const os = require('node:os');
 http.createServer((req, res) => {
@@ -56,7 +61,9 @@ http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ marker: ${JSON.stringify(id)}, pod: os.hostname(), node: process.version }));
 }).listen(8080);
-`);
+`,
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile ARG, not a JS template
     writeFileSync(join(ctx, 'Dockerfile'), 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY server.js /app/server.js\nCMD ["node", "/app/server.js"]\n');
     const tag = `${need('SHIPLINE_REGISTRY')}/stack-test/hello:${id}`;
     await sh('docker', ['build', '--build-arg', `BASE_IMAGE=${need('SHIPLINE_NODE_IMAGE')}`, '-t', tag, ctx]);
@@ -65,7 +72,9 @@ http.createServer((req, res) => {
     expect(ref).toMatch(/@sha256:[0-9a-f]{64}$/);
 
     await kubectl(['create', 'namespace', ns]);
-    await kubectl(['apply', '-n', ns, '-f', '-'], `
+    await kubectl(
+      ['apply', '-n', ns, '-f', '-'],
+      `
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: hello}
@@ -89,7 +98,8 @@ metadata: {name: hello}
 spec:
   selector: {app: hello}
   ports: [{port: 80, targetPort: 8080}]
-`);
+`,
+    );
     await sh('kubectl', ['rollout', 'status', '-n', ns, 'deployment/hello', '--timeout=180s'], { timeoutMs: 200_000 });
     const pods = JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', 'app=hello', '-o', 'json'])) as PodList;
     expect(pods.items).toHaveLength(2);
@@ -103,22 +113,32 @@ spec:
 
   it('its Service answers from the host through the ClusterIP', async () => {
     expect(clusterIP).not.toBe('');
-    const body = await eventually('the ClusterIP to answer', async () => {
-      const r = await httpGet(`http://${clusterIP}/`, { timeoutMs: 3000 });
-      return r.status === 200 ? r.body : undefined;
-    }, 60_000);
+    const body = await eventually(
+      'the ClusterIP to answer',
+      async () => {
+        const r = await httpGet(`http://${clusterIP}/`, { timeoutMs: 3000 });
+        return r.status === 200 ? r.body : undefined;
+      },
+      60_000,
+    );
     expect(JSON.parse(body)).toMatchObject({ marker: id });
   });
 
   it('its Service answers through the API server service proxy', async () => {
-    const body = await eventually('the service proxy to answer', async () => {
-      return await kubectl(['get', '--raw', `/api/v1/namespaces/${ns}/services/hello:80/proxy/`]);
-    }, 60_000);
+    const body = await eventually(
+      'the service proxy to answer',
+      async () => {
+        return await kubectl(['get', '--raw', `/api/v1/namespaces/${ns}/services/hello:80/proxy/`]);
+      },
+      60_000,
+    );
     expect(JSON.parse(body)).toMatchObject({ marker: id });
   });
 
   it('runs node -e in a pod of the Node base image', async () => {
-    await kubectl(['apply', '-n', ns, '-f', '-'], `
+    await kubectl(
+      ['apply', '-n', ns, '-f', '-'],
+      `
 apiVersion: v1
 kind: Pod
 metadata: {name: node-e}
@@ -128,7 +148,8 @@ spec:
   - name: node
     image: ${need('SHIPLINE_NODE_IMAGE')}
     command: [node, -e, 'console.log("node-e says " + (6 * 7) + " on " + process.version)']
-`);
+`,
+    );
     await eventually('pod node-e to succeed', async () => {
       const phase = (await kubectl(['get', 'pod', '-n', ns, 'node-e', '-o', 'jsonpath={.status.phase}'])).trim();
       if (phase === 'Failed') throw new Error('pod node-e failed');

@@ -1,5 +1,5 @@
 // `pnpm stack up|down|status|env`: the local stack (see README.md in this folder).
-import { PATH_ADDITIONS, down, stackEnv, status, up } from './lib/stack.ts';
+import { down, PATH_ADDITIONS, stackEnv, status, up } from './lib/stack.ts';
 
 const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, type RunOptions } from './lib/proc.ts';
+import { type RunOptions, run } from './lib/proc.ts';
 
 export async function sh(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await run(cmd, args, { timeoutMs: 240_000, ...opts });

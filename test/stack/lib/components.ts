@@ -5,11 +5,24 @@ import { join } from 'node:path';
 import { CFG } from './config.ts';
 import { httpGet, isStatus } from './http.ts';
 import {
-  CONTAINERD_SOCK, DATA, DOCKER_SOCK, GO_OUT, KUBELET_ROOT, NET, NODE_NAME, PORTS, REGISTRY_B, RUN, SOCK_DIR,
-  VERSIONS, capfilterBin, cbin, kbin,
+  CONTAINERD_SOCK,
+  capfilterBin,
+  cbin,
+  DATA,
+  DOCKER_SOCK,
+  GO_OUT,
+  KUBELET_ROOT,
+  kbin,
+  NET,
+  NODE_NAME,
+  PORTS,
+  REGISTRY_B,
+  RUN,
+  SOCK_DIR,
+  VERSIONS,
 } from './paths.ts';
 import type { Pki } from './pki.ts';
-import { Fatal, alivePid, run, startDaemon, stopDaemon, tailLog, waitFor, type DaemonSpec } from './proc.ts';
+import { alivePid, type DaemonSpec, Fatal, run, startDaemon, stopDaemon, tailLog, waitFor } from './proc.ts';
 
 export interface Component {
   name: string;
@@ -41,6 +54,7 @@ const NO_EGRESS = {
 };
 
 async function debVersion(pkg: string): Promise<string> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format
   const r = await run('dpkg-query', ['-W', '-f=${Version}', pkg], { allowFail: true });
   return r.code === 0 ? `${r.stdout.trim()} (Debian)` : 'not installed';
 }
@@ -111,10 +125,18 @@ export function components(pki: Pki): Component[] {
       name: 'dockerd',
       exe: '/usr/sbin/dockerd',
       args: [
-        '-H', `unix://${DOCKER_SOCK}`, '--pidfile', join(RUN, 'dockerd.self.pid'), '--storage-driver', 'overlay2',
+        '-H',
+        `unix://${DOCKER_SOCK}`,
+        '--pidfile',
+        join(RUN, 'dockerd.self.pid'),
+        '--storage-driver',
+        'overlay2',
         // Privileged containers (buildx's docker-container builder) need capabilities filtered
         // to what this VM grants; see go/runc-capfilter.
-        '--add-runtime', `shipline=${capfilterBin()}`, '--default-runtime', 'shipline',
+        '--add-runtime',
+        `shipline=${capfilterBin()}`,
+        '--default-runtime',
+        'shipline',
       ],
       // Debian's containerd and runc, never the kubelet's containerd 2.x.
       env: { ...process.env, ...NO_EGRESS, PATH: SYS_PATH, SHIPLINE_RUNC: '/usr/sbin/runc' },
@@ -165,12 +187,16 @@ export function components(pki: Pki): Component[] {
         name: 'etcd',
         exe: join(GO_OUT.etcd, 'bin', 'etcd'),
         args: [
-          '--name=shipline', `--data-dir=${join(DATA, 'etcd')}`,
-          `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
-          `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`,
+          '--name=shipline',
+          `--data-dir=${join(DATA, 'etcd')}`,
+          `--listen-client-urls=${client}`,
+          `--advertise-client-urls=${client}`,
+          `--listen-peer-urls=${peer}`,
+          `--initial-advertise-peer-urls=${peer}`,
           `--initial-cluster=shipline=${peer}`,
           // A throwaway test store: durability is not worth the fsync latency.
-          '--unsafe-no-fsync', '--log-level=warn',
+          '--unsafe-no-fsync',
+          '--log-level=warn',
         ],
       };
     },
@@ -252,8 +278,7 @@ export function components(pki: Pki): Component[] {
     }),
   };
 
-  const ctr = (args: string[], allowFail = false) =>
-    run(cbin('ctr'), ['--address', CONTAINERD_SOCK, ...args], { allowFail, timeoutMs: 30_000 });
+  const ctr = (args: string[], allowFail = false) => run(cbin('ctr'), ['--address', CONTAINERD_SOCK, ...args], { allowFail, timeoutMs: 30_000 });
 
   const containerd: Component = {
     name: 'containerd',
@@ -268,7 +293,10 @@ export function components(pki: Pki): Component[] {
     // `down` leaves no container processes behind; the kubelet recreates pods on the next `up`.
     beforeStop: async () => {
       const ls = await ctr(['-n', 'k8s.io', 'tasks', 'ls', '-q'], true);
-      const ids = ls.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+      const ids = ls.stdout
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const id of ids) await ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id], true);
       for (const id of ids) {
         for (let i = 0; i < 20; i++) {
@@ -344,10 +372,15 @@ export async function ensureRunning(c: Component, log: (m: string) => void): Pro
   const started = startDaemon(c.spec());
   log(`started ${c.name} (pid ${started})`);
   try {
-    await waitFor(`${c.name} to become healthy`, async () => {
-      if (alivePid(c.name) === undefined) throw new Fatal(`${c.name} exited`);
-      return c.healthy();
-    }, c.timeoutS * 1000, 250);
+    await waitFor(
+      `${c.name} to become healthy`,
+      async () => {
+        if (alivePid(c.name) === undefined) throw new Fatal(`${c.name} exited`);
+        return c.healthy();
+      },
+      c.timeoutS * 1000,
+      250,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- last lines of .stack/logs/${c.name}.log ---\n${tailLog(c.name)}`);
   }

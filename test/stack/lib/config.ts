@@ -4,8 +4,19 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  CONFIG, CONTAINERD_SOCK, DATA, IMAGES, KUBELET_ROOT, NET, NODE_NAME, PORTS, REGISTRY_A, REGISTRY_B,
-  REGISTRY_USER, SOCK_DIR, capfilterBin,
+  CONFIG,
+  CONTAINERD_SOCK,
+  capfilterBin,
+  DATA,
+  IMAGES,
+  KUBELET_ROOT,
+  NET,
+  NODE_NAME,
+  PORTS,
+  REGISTRY_A,
+  REGISTRY_B,
+  REGISTRY_USER,
+  SOCK_DIR,
 } from './paths.ts';
 import { kubeconfig, type Pki } from './pki.ts';
 import { run } from './proc.ts';
@@ -53,19 +64,24 @@ export async function writeConfigs(pki: Pki): Promise<void> {
   writeIfChanged(CFG.kubeletKubeconfig, kubeconfig(server, pki.ca.cert, pki.kubelet, 'kubelet'), 0o600);
   writeIfChanged(CFG.proxyKubeconfig, kubeconfig(server, pki.ca.cert, pki.kubeProxy, 'kube-proxy'), 0o600);
 
-  writeIfChanged(CFG.schedulerConfig, `apiVersion: kubescheduler.config.k8s.io/v1
+  writeIfChanged(
+    CFG.schedulerConfig,
+    `apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
   kubeconfig: ${CFG.schedulerKubeconfig}
 leaderElection:
   leaderElect: false
-`);
+`,
+  );
 
   // Pods get a resolver that points at their own loopback: there is no cluster DNS and pods must
   // not send traffic off this machine.
   writeIfChanged(CFG.resolvConf, 'nameserver 127.0.0.1\noptions ndots:1\n');
 
-  writeIfChanged(CFG.kubeletConfig, `apiVersion: kubelet.config.k8s.io/v1beta1
+  writeIfChanged(
+    CFG.kubeletConfig,
+    `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # cgroup v1 is what this VM has; the default became true in 1.35 (KEP-5573).
 failCgroupV1: false
@@ -99,9 +115,12 @@ evictionHard:
   imagefs.available: 1%
 rotateCertificates: false
 serverTLSBootstrap: false
-`);
+`,
+  );
 
-  writeIfChanged(CFG.proxyConfig, `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+  writeIfChanged(
+    CFG.proxyConfig,
+    `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
   kubeconfig: ${CFG.proxyKubeconfig}
@@ -115,21 +134,30 @@ conntrack:
   min: 0
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
-`);
+`,
+  );
 
   // containerd for the kubelet: local registries only, a locally built pause image.
-  writeIfChanged(join(CFG.certsD, REGISTRY_A, 'hosts.toml'), `server = "http://${REGISTRY_A}"
+  writeIfChanged(
+    join(CFG.certsD, REGISTRY_A, 'hosts.toml'),
+    `server = "http://${REGISTRY_A}"
 
 [host."http://${REGISTRY_A}"]
   capabilities = ["pull", "resolve"]
-`);
-  writeIfChanged(join(CFG.certsD, REGISTRY_B, 'hosts.toml'), `server = "https://${REGISTRY_B}"
+`,
+  );
+  writeIfChanged(
+    join(CFG.certsD, REGISTRY_B, 'hosts.toml'),
+    `server = "https://${REGISTRY_B}"
 
 [host."https://${REGISTRY_B}"]
   capabilities = ["pull", "resolve"]
   ca = "${pki.registryCA.cert}"
-`);
-  writeIfChanged(CFG.containerdConfig, `version = 3
+`,
+  );
+  writeIfChanged(
+    CFG.containerdConfig,
+    `version = 3
 root = "${join(DATA, 'containerd')}"
 state = "${join(SOCK_DIR, 'containerd-state')}"
 
@@ -183,30 +211,38 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
-`);
+`,
+  );
 
-  writeIfChanged(join(CFG.cniDir, '10-shipline.conflist'), `${JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'shipline',
-    plugins: [
+  writeIfChanged(
+    join(CFG.cniDir, '10-shipline.conflist'),
+    `${JSON.stringify(
       {
-        type: 'bridge',
-        bridge: NET.bridge,
-        isGateway: true,
-        // No masquerading: pods have no business beyond this machine.
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: {
-          type: 'host-local',
-          dataDir: join(DATA, 'cni-ipam'),
-          ranges: [[{ subnet: NET.nodePodCIDR, gateway: NET.nodeIP }]],
-          routes: [{ dst: '0.0.0.0/0' }],
-        },
+        cniVersion: '1.0.0',
+        name: 'shipline',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: NET.bridge,
+            isGateway: true,
+            // No masquerading: pods have no business beyond this machine.
+            ipMasq: false,
+            hairpinMode: true,
+            ipam: {
+              type: 'host-local',
+              dataDir: join(DATA, 'cni-ipam'),
+              ranges: [[{ subnet: NET.nodePodCIDR, gateway: NET.nodeIP }]],
+              routes: [{ dst: '0.0.0.0/0' }],
+            },
+          },
+          { type: 'portmap', capabilities: { portMappings: true } },
+          { type: 'firewall' },
+        ],
       },
-      { type: 'portmap', capabilities: { portMappings: true } },
-      { type: 'firewall' },
-    ],
-  }, null, 2)}\n`);
+      null,
+      2,
+    )}\n`,
+  );
 
   const regCommon = (name: string) => `version: 0.1
 log:
@@ -221,12 +257,17 @@ storage:
   cache:
     blobdescriptor: inmemory
 `;
-  writeIfChanged(CFG.registryA, `${regCommon('registry-a')}http:
+  writeIfChanged(
+    CFG.registryA,
+    `${regCommon('registry-a')}http:
   addr: 127.0.0.1:${PORTS.registryA}
   headers:
     X-Content-Type-Options: [nosniff]
-`);
-  writeIfChanged(CFG.registryB, `${regCommon('registry-b')}http:
+`,
+  );
+  writeIfChanged(
+    CFG.registryB,
+    `${regCommon('registry-b')}http:
   addr: 127.0.0.1:${PORTS.registryB}
   headers:
     X-Content-Type-Options: [nosniff]
@@ -237,7 +278,8 @@ auth:
   htpasswd:
     realm: shipline-registry
     path: ${CFG.htpasswd}
-`);
+`,
+  );
   const password = registryPassword();
   let htOk = false;
   if (existsSync(CFG.htpasswd)) {
@@ -245,11 +287,13 @@ auth:
   }
   if (!htOk) {
     const r = await run('htpasswd', ['-nbB', REGISTRY_USER, password]);
-    writeFileSync(CFG.htpasswd, r.stdout.trim() + '\n', { mode: 0o600 });
+    writeFileSync(CFG.htpasswd, `${r.stdout.trim()}\n`, { mode: 0o600 });
   }
 
   mkdirSync(join(CONFIG, 'prometheus-targets'), { recursive: true });
-  writeIfChanged(CFG.prometheus, `global:
+  writeIfChanged(
+    CFG.prometheus,
+    `global:
   scrape_interval: 5s
   evaluation_interval: 5s
 scrape_configs:
@@ -262,7 +306,8 @@ scrape_configs:
     file_sd_configs:
       - files: ['${join(CONFIG, 'prometheus-targets')}/*.json']
         refresh_interval: 5s
-`);
+`,
+  );
 }
 
 export { KUBELET_ROOT };

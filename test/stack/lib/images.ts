@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BUILD, DOCKER_SOCK, GO_OUT, IMAGES, REGISTRY_A, pauseOut } from './paths.ts';
 import { httpGet } from './http.ts';
+import { BUILD, DOCKER_SOCK, GO_OUT, IMAGES, pauseOut, REGISTRY_A } from './paths.ts';
 import { run } from './proc.ts';
 
 const LABEL = 'org.shipline.stack.inputs';
@@ -74,7 +74,8 @@ async function inRegistryA(image: string): Promise<boolean> {
   const r = await httpGet(`http://${REGISTRY_A}/v2/${m[1]}/manifests/${m[2]}`, {
     method: 'HEAD',
     headers: {
-      Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json',
+      Accept:
+        'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json',
     },
   });
   return r.status === 200;
@@ -110,29 +111,38 @@ async function ensureImage(spec: ImageSpec, log: (m: string) => void): Promise<v
 }
 
 export async function ensureImages(log: (m: string) => void): Promise<void> {
-  await ensureImage({
-    tag: IMAGES.pause,
-    files: [{ src: join(pauseOut(), 'bin', 'pause'), dest: '/pause' }],
-    dockerfileTail: 'USER 65535:65535\nENTRYPOINT ["/pause"]',
-    push: true,
-  }, log);
-  await ensureImage({
-    tag: IMAGES.node,
-    files: [{ src: NODE_BIN, dest: '/usr/local/bin/node' }],
-    dockerfileTail: 'ENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /app\nCMD ["node"]',
-    push: true,
-  }, log);
+  await ensureImage(
+    {
+      tag: IMAGES.pause,
+      files: [{ src: join(pauseOut(), 'bin', 'pause'), dest: '/pause' }],
+      dockerfileTail: 'USER 65535:65535\nENTRYPOINT ["/pause"]',
+      push: true,
+    },
+    log,
+  );
+  await ensureImage(
+    {
+      tag: IMAGES.node,
+      files: [{ src: NODE_BIN, dest: '/usr/local/bin/node' }],
+      dockerfileTail: 'ENV PATH=/usr/local/bin:/usr/bin:/bin\nWORKDIR /app\nCMD ["node"]',
+      push: true,
+    },
+    log,
+  );
   // Exactly the name buildx's docker-container driver uses, so it finds it locally and never pulls.
   const bk = join(GO_OUT.buildkit, 'bin');
-  await ensureImage({
-    tag: IMAGES.buildkit,
-    files: [
-      { src: join(bk, 'buildkitd'), dest: '/usr/bin/buildkitd' },
-      { src: join(bk, 'buildctl'), dest: '/usr/bin/buildctl' },
-      { src: join(GO_OUT.runc, 'bin', 'runc'), dest: '/usr/bin/buildkit-runc' },
-      { src: join(GO_OUT.runc, 'bin', 'runc'), dest: '/usr/bin/runc' },
-    ],
-    dockerfileTail: 'ENV PATH=/usr/bin:/bin\nVOLUME /var/lib/buildkit\nENTRYPOINT ["buildkitd"]',
-    push: false,
-  }, log);
+  await ensureImage(
+    {
+      tag: IMAGES.buildkit,
+      files: [
+        { src: join(bk, 'buildkitd'), dest: '/usr/bin/buildkitd' },
+        { src: join(bk, 'buildctl'), dest: '/usr/bin/buildctl' },
+        { src: join(GO_OUT.runc, 'bin', 'runc'), dest: '/usr/bin/buildkit-runc' },
+        { src: join(GO_OUT.runc, 'bin', 'runc'), dest: '/usr/bin/runc' },
+      ],
+      dockerfileTail: 'ENV PATH=/usr/bin:/bin\nVOLUME /var/lib/buildkit\nENTRYPOINT ["buildkitd"]',
+      push: false,
+    },
+    log,
+  );
 }

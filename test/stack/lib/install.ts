@@ -1,23 +1,38 @@
 // Installs what the stack runs: Debian packages (apt-get, as root) and the Go-built binaries
 // (build-go.sh, cached per pinned version outside the repo).
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, readlinkSync, lstatSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BIN, GO_OUT, STACK_DIR, kbin, cbin, localToolOut, pauseOut } from './paths.ts';
+import { BIN, cbin, GO_OUT, kbin, localToolOut, pauseOut, STACK_DIR } from './paths.ts';
 import { run } from './proc.ts';
 
 export const BUILDX_PLUGIN = '/usr/local/lib/docker/cli-plugins/docker-buildx';
 
 export const APT_PACKAGES = [
-  'docker.io', 'docker-registry', 'containernetworking-plugins', 'prometheus', 'skopeo', 'openssl',
-  'apache2-utils', 'iptables', 'conntrack', 'runc',
+  'docker.io',
+  'docker-registry',
+  'containernetworking-plugins',
+  'prometheus',
+  'skopeo',
+  'openssl',
+  'apache2-utils',
+  'iptables',
+  'conntrack',
+  'runc',
   // to build runc (cgo + seccomp)
-  'gcc', 'libc6-dev', 'libseccomp-dev', 'pkg-config',
+  'gcc',
+  'libc6-dev',
+  'libseccomp-dev',
+  'pkg-config',
 ];
 
 async function missingPackages(): Promise<string[]> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format
   const r = await run('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\n', ...APT_PACKAGES], { allowFail: true });
   const installed = new Set(
-    r.stdout.split('\n').filter((l) => /\sii\s*$/.test(l)).map((l) => l.split(' ')[0]),
+    r.stdout
+      .split('\n')
+      .filter((l) => /\sii\s*$/.test(l))
+      .map((l) => l.split(' ')[0]),
   );
   return APT_PACKAGES.filter((p) => !installed.has(p));
 }
@@ -42,7 +57,9 @@ const GO_TARGETS: Record<string, string> = {
 };
 
 export async function ensureGoBinaries(log: (m: string) => void): Promise<void> {
-  const missing = Object.entries(GO_TARGETS).filter(([, dir]) => !existsSync(join(dir, '.done'))).map(([t]) => t);
+  const missing = Object.entries(GO_TARGETS)
+    .filter(([, dir]) => !existsSync(join(dir, '.done')))
+    .map(([t]) => t);
   if (!existsSync(join(pauseOut(), '.done'))) missing.push('pause');
   if (!existsSync(join(localToolOut('runc-capfilter'), '.done'))) missing.push('capfilter');
   if (missing.length > 0) {

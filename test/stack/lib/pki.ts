@@ -16,9 +16,26 @@ async function ensureCA(dir: string, cn: string): Promise<CertPaths> {
   if (existsSync(cert) && existsSync(key)) return { cert, key };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   await run('openssl', [
-    'req', '-x509', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-    '-keyout', key, '-out', cert, '-days', '3650', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    'req',
+    '-x509',
+    '-new',
+    '-nodes',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   chmodSync(key, 0o600);
   return { cert, key };
@@ -72,15 +89,26 @@ export async function ensurePki(): Promise<Pki> {
   const k8sDir = join(PKI, 'kubernetes');
   const registryCA = await ensureCA(regDir, 'shipline-stack registry CA');
   const registry = await ensureLeaf(regDir, registryCA, {
-    name: 'registry', cn: '127.0.0.1', server: true, sans: ['IP:127.0.0.1', 'DNS:localhost'],
+    name: 'registry',
+    cn: '127.0.0.1',
+    server: true,
+    sans: ['IP:127.0.0.1', 'DNS:localhost'],
   });
   const ca = await ensureCA(k8sDir, 'shipline-stack kubernetes CA');
   const leaf = (s: LeafSpec) => ensureLeaf(k8sDir, ca, s);
   const apiserver = await leaf({
-    name: 'apiserver', cn: 'kube-apiserver', server: true,
+    name: 'apiserver',
+    cn: 'kube-apiserver',
+    server: true,
     sans: [
-      'IP:127.0.0.1', `IP:${NET.nodeIP}`, `IP:${NET.kubernetesServiceIP}`, 'DNS:localhost', 'DNS:kubernetes',
-      'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
+      'IP:127.0.0.1',
+      `IP:${NET.nodeIP}`,
+      `IP:${NET.kubernetesServiceIP}`,
+      'DNS:localhost',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+      'DNS:kubernetes.default.svc.cluster.local',
     ],
   });
   const admin = await leaf({ name: 'admin', cn: 'shipline-admin', org: 'system:masters' });

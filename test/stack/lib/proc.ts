@@ -1,7 +1,7 @@
 // Running programs (always argument arrays, never a shell) and the daemons the stack owns,
 // tracked by pid files in .stack/run so that `down` stops exactly what `up` started.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOGS, RUN } from './paths.ts';
 

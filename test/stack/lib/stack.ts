@@ -2,12 +2,28 @@
 // setup both call these).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { apiGet, type Component, components, ensureRunning } from './components.ts';
 import { CFG, registryPassword, writeConfigs } from './config.ts';
-import { apiGet, components, ensureRunning, type Component } from './components.ts';
 import { ensureImages } from './images.ts';
 import { BUILDX_PLUGIN, ensureGoBinaries, ensurePackages } from './install.ts';
 import {
-  BIN, CONFIG, DATA, DOCKER_SOCK, GO_OUT, IMAGES, kbin, LOGS, NODE_NAME, PKI, PORTS, REGISTRY_A, REGISTRY_B, REGISTRY_USER, RUN, STATE, VERSIONS,
+  BIN,
+  CONFIG,
+  DATA,
+  DOCKER_SOCK,
+  GO_OUT,
+  IMAGES,
+  kbin,
+  LOGS,
+  NODE_NAME,
+  PKI,
+  PORTS,
+  REGISTRY_A,
+  REGISTRY_B,
+  REGISTRY_USER,
+  RUN,
+  STATE,
+  VERSIONS,
 } from './paths.ts';
 import { ensurePki, type Pki } from './pki.ts';
 import { alivePid, stopDaemon, tailLog, waitFor } from './proc.ts';
@@ -64,7 +80,12 @@ export async function up(log: Log = defaultLog): Promise<UpResult> {
     throw new Error(`${err.message}\n--- kubelet log ---\n${tailLog('kubelet', 40)}`);
   });
   // Pods can only be created once the default ServiceAccount exists.
-  await waitFor('the default ServiceAccount', async () => (await apiGet(pki, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 60_000, 500);
+  await waitFor(
+    'the default ServiceAccount',
+    async () => (await apiGet(pki, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+    60_000,
+    500,
+  );
   const seconds = (Date.now() - t0) / 1000;
   log(`stack is up (${seconds.toFixed(1)} s)`);
   return { seconds };
