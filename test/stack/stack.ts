@@ -1,5 +1,5 @@
-// `pnpm stack up|down|status|env`: the local stack (see README.md in this folder).
-import { down, PATH_ADDITIONS, stackEnv, status, up } from './lib/stack.ts';
+// `pnpm stack up|down|status|env|clean`: the local stack (see README.md in this folder).
+import { clean, down, PATH_ADDITIONS, stackEnv, status, up } from './lib/stack.ts';
 
 const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -11,6 +11,10 @@ async function main(cmd: string | undefined): Promise<number> {
     }
     case 'down': {
       await down();
+      return 0;
+    }
+    case 'clean': {
+      await clean();
       return 0;
     }
     case 'status': {
@@ -30,7 +34,7 @@ async function main(cmd: string | undefined): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write('usage: pnpm stack up|down|status|env\n');
+      process.stderr.write('usage: pnpm stack up|down|status|env|clean\n');
       return 2;
   }
 }

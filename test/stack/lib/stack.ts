@@ -1,7 +1,7 @@
 // up / down / status / env of the local stack, as functions (the CLI and the vitest global
 // setup both call these).
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { apiGet, type Component, components, ensureRunning } from './components.ts';
 import { CFG, registryPassword, writeConfigs } from './config.ts';
 import { ensureImages } from './images.ts';
@@ -13,6 +13,7 @@ import {
   DOCKER_SOCK,
   GO_OUT,
   IMAGES,
+  KUBELET_ROOT,
   kbin,
   LOGS,
   NODE_NAME,
@@ -22,11 +23,12 @@ import {
   REGISTRY_B,
   REGISTRY_USER,
   RUN,
+  SOCK_DIR,
   STATE,
   VERSIONS,
 } from './paths.ts';
 import { ensurePki, type Pki } from './pki.ts';
-import { alivePid, stopDaemon, tailLog, waitFor } from './proc.ts';
+import { alivePid, run, stopDaemon, tailLog, waitFor } from './proc.ts';
 
 export type Log = (m: string) => void;
 const defaultLog: Log = (m) => process.stderr.write(`[stack] ${m}\n`);
@@ -104,6 +106,45 @@ export async function down(log: Log = defaultLog): Promise<void> {
     }
     if (await stopDaemon(comp.name)) log(`stopped ${comp.name}`);
   }
+}
+
+/** `down`, then unmount what the kubelet and containerd left and remove .stack (not the Go caches or dockerd's images). */
+export async function clean(log: Log = defaultLog): Promise<void> {
+  await down(log);
+  await unmountStackMounts(log);
+  // Never recurse into a live mount: a pod's hostPath volume would take host files with it.
+  const left = stackMounts();
+  if (left.length > 0) throw new Error(`still mounted, not removing the stack state:\n${left.join('\n')}`);
+  for (const dir of new Set([STATE, SOCK_DIR, dirname(KUBELET_ROOT)])) {
+    if (dir === dirname(KUBELET_ROOT) && !dir.startsWith('/var/lib/shipline-')) continue;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  log('removed the stack state');
+}
+
+/** Mount points under the stack's own folders (deepest first). */
+export function stackMounts(): string[] {
+  const roots = [STATE, SOCK_DIR, KUBELET_ROOT].map((r) => `${r}/`);
+  const decode = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map(decode)
+    .filter((p) => roots.some((r) => `${p}/`.startsWith(r)));
+  return points.sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The kubelet (its root dir, pods' tmpfs volumes) and containerd (sandbox /dev/shm) leave mounts
+ * under the stack's own folders; with everything stopped they serve nothing, and unmounting them
+ * makes removing .stack safe.
+ */
+async function unmountStackMounts(log: Log): Promise<void> {
+  const points = stackMounts();
+  let n = 0;
+  for (const p of points) if ((await run('umount', [p], { allowFail: true })).code === 0) n++;
+  if (n > 0) log(`unmounted ${n} mount(s) left under the stack's folders`);
 }
 
 export interface ComponentStatus {
