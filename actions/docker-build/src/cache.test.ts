@@ -1,9 +1,10 @@
 // Cache modes, Actions cache keys and the local cache directory swap.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { actionsCacheConfigured, actionsKeys, chooseMode, hasLocalCache, localCacheSpec, registryCacheSpec, saveKey } from './cache.ts';
+import { actionsCacheConfigured, actionsKeys, chooseMode, localCacheSpec, pruneLocalCache, registryCacheSpec, saveKey } from './cache.ts';
 import { writeSecretFiles } from './secrets.ts';
 
 const dirs: string[] = [];
@@ -82,41 +83,43 @@ describe('Actions cache keys', () => {
 });
 
 describe('local cache directory', () => {
-  it('imports only an existing cache and exports to a fresh sibling', () => {
+  it('imports only an existing cache and exports into the same directory', () => {
     const d = join(tmp(), 'cache');
-    const first = localCacheSpec(d);
-    expect(first.spec).toEqual({ type: 'local', dest: `${d}.next` });
-    mkdirSync(`${d}.next/blobs`, { recursive: true });
-    writeFileSync(`${d}.next/index.json`, 'new');
-    first.commit();
-    expect(readFileSync(join(d, 'index.json'), 'utf8')).toBe('new');
-    expect(existsSync(`${d}.next`)).toBe(false);
-    expect(localCacheSpec(d).spec).toEqual({ type: 'local', src: d, dest: `${d}.next` });
-  });
-
-  it('replaces the old cache whole, so stale blobs go', () => {
-    const d = join(tmp(), 'cache');
-    mkdirSync(join(d, 'blobs'), { recursive: true });
-    writeFileSync(join(d, 'index.json'), 'old');
-    writeFileSync(join(d, 'blobs', 'stale'), 'x');
-    const s = localCacheSpec(d);
-    mkdirSync(`${d}.next`);
-    writeFileSync(`${d}.next/index.json`, 'new');
-    s.commit();
-    expect(existsSync(join(d, 'blobs', 'stale'))).toBe(false);
-    expect(hasLocalCache(d)).toBe(true);
-  });
-
-  it('keeps the old cache when the build failed or exported nothing', () => {
-    const d = join(tmp(), 'cache');
+    expect(localCacheSpec(d).spec).toEqual({ type: 'local', dest: d });
     mkdirSync(d);
-    writeFileSync(join(d, 'index.json'), 'old');
-    const s = localCacheSpec(d);
-    s.commit();
-    expect(readFileSync(join(d, 'index.json'), 'utf8')).toBe('old');
-    mkdirSync(`${d}.next`);
-    s.discard();
-    expect(existsSync(`${d}.next`)).toBe(false);
+    writeFileSync(join(d, 'index.json'), '{}');
+    expect(localCacheSpec(d).spec).toEqual({ type: 'local', src: d, dest: d });
+  });
+
+  it('removes the blobs the new index no longer reaches, keeps every one it does', () => {
+    const d = join(tmp(), 'cache');
+    const blobs = join(d, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    const put = (content: string | Buffer) => {
+      const hex = createHash('sha256').update(content).digest('hex');
+      writeFileSync(join(blobs, hex), content);
+      return `sha256:${hex}`;
+    };
+    const layer = put(Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
+    const staleLayer = put(Buffer.from([0x1f, 0x8b, 8, 0, 9, 9, 9]));
+    const config = put(JSON.stringify({ layers: [{ blob: layer, parent: -1 }], records: [{ digest: `sha256:${'e'.repeat(64)}` }] }));
+    const manifest = put(JSON.stringify({ config: { mediaType: 'application/vnd.buildkit.cacheconfig.v0', digest: config }, layers: [{ digest: layer }] }));
+    const staleManifest = put(JSON.stringify({ layers: [{ digest: staleLayer }] }));
+    writeFileSync(join(d, 'index.json'), JSON.stringify({ manifests: [{ digest: manifest }] }));
+    expect(pruneLocalCache(d)).toEqual({ removed: 2 });
+    const left = readdirSync(blobs)
+      .map((n) => `sha256:${n}`)
+      .sort();
+    expect(left).toEqual([layer, config, manifest].sort());
+    expect(left).not.toContain(staleManifest);
+    expect(pruneLocalCache(d)).toEqual({ removed: 0 });
+  });
+
+  it('leaves a directory without a cache alone', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'keep'), 'x');
+    expect(pruneLocalCache(d)).toEqual({ removed: 0 });
+    expect(existsSync(join(d, 'keep'))).toBe(true);
   });
 });
 

@@ -3,7 +3,8 @@
 // `registry` keeps it next to the image. Keys and directory handling are pure or near-pure, so
 // they are unit-tested here; the Actions cache itself is reached only through `ActionsCache`.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { isLoopbackRegistry, parseReference } from '@shipline/oci';
 import type { CacheSpec } from './buildx.ts';
 
@@ -44,24 +45,56 @@ export function hasLocalCache(dir: string): boolean {
 
 /**
  * BuildKit's local cache exporter adds blobs to its destination and never removes old ones, so a
- * cache dir exported into repeatedly only grows. Exporting into a fresh sibling and swapping it in
- * afterwards keeps exactly what the last build used.
+ * cache dir exported into again and again only grows. Exporting into a fresh directory instead
+ * would rewrite every blob on each build (seconds for a Node image); so the export goes into the
+ * same directory, where blobs already present are skipped, and `commit` then deletes the blobs
+ * the new index.json no longer reaches.
  */
-export function localCacheSpec(dir: string): { spec: CacheSpec; commit(): void; discard(): void } {
-  const next = `${dir}.next`;
-  rmSync(next, { recursive: true, force: true });
-  const spec: CacheSpec = { type: 'local', dest: next, ...(hasLocalCache(dir) ? { src: dir } : {}) };
-  return {
-    spec,
-    commit() {
-      if (!hasLocalCache(next)) return;
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(next, dir);
-    },
-    discard() {
-      rmSync(next, { recursive: true, force: true });
-    },
-  };
+export function localCacheSpec(dir: string): { spec: CacheSpec; commit(): { removed: number } } {
+  const spec: CacheSpec = { type: 'local', dest: dir, ...(hasLocalCache(dir) ? { src: dir } : {}) };
+  return { spec, commit: () => pruneLocalCache(dir) };
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const blobFile = (dir: string, digest: string) => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+
+/** Deletes blobs of a BuildKit local cache (an OCI layout) that its index.json no longer reaches. */
+export function pruneLocalCache(dir: string): { removed: number } {
+  if (!hasLocalCache(dir)) return { removed: 0 };
+  const reached = new Set<string>();
+  const queue: unknown[] = [JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'))];
+  while (queue.length) {
+    const doc = queue.pop();
+    // Every sha256 string in a manifest, index or cache config names a blob (`digest`, or `blob`
+    // in buildkit's cacheconfig); layers are not JSON and end the walk.
+    const visit = (v: unknown): void => {
+      if (typeof v === 'string') {
+        if (DIGEST.test(v) && !reached.has(v)) {
+          reached.add(v);
+          const file = blobFile(dir, v);
+          if (existsSync(file) && statSync(file).size < 4 * 1024 * 1024) {
+            try {
+              queue.push(JSON.parse(readFileSync(file, 'utf8')));
+            } catch {
+              // A layer: binary, nothing to follow.
+            }
+          }
+        }
+      } else if (Array.isArray(v)) v.forEach(visit);
+      else if (v && typeof v === 'object') Object.values(v).forEach(visit);
+    };
+    visit(doc);
+  }
+  let removed = 0;
+  const blobs = join(dir, 'blobs', 'sha256');
+  if (!existsSync(blobs)) return { removed };
+  for (const name of readdirSync(blobs)) {
+    if (!reached.has(`sha256:${name}`)) {
+      rmSync(join(blobs, name), { force: true });
+      removed++;
+    }
+  }
+  return { removed };
 }
 
 export function registryCacheSpec(ref: string): CacheSpec {

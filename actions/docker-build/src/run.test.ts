@@ -135,7 +135,7 @@ describe('run', () => {
     expect(r.imageId).toBe(CONFIG);
     expect(r.digest).toBe(MANIFEST);
     expect(r.digests).toEqual({ 'linux/amd64': MANIFEST });
-    expect(existsSync(join(dir, 'cache.next'))).toBe(false);
+    expect(after(buildCall(h.f), '--cache-to')).toEqual([`type=local,dest=${join(dir, 'cache')},mode=max`]);
     const again = harness({ cache: 'local', 'cache-dir': join(dir, 'cache') }, { builders: ['shipline'], cachedSteps: true });
     const r2 = await again.go();
     expect(again.f.calls.some((c) => c[1] === 'create')).toBe(false);

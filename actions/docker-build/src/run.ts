@@ -65,6 +65,11 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
     if (s.value.length < 3) log.warning(`secret ${s.id} is shorter than 3 characters and cannot be masked in logs`);
   }
 
+  // Each docker CLI call costs a few hundred ms here; ask for the version while tags are worked out.
+  const versionCheck = deps.buildx.version().then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
   const ci = readCiContext(deps.env, deps.eventPayload, inputs['default-branch']);
   const computed = computeTags(inputs.tags, ci);
   const tags = fullTags(inputs.image, computed.tags);
@@ -80,11 +85,13 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
     for (const [k, v] of Object.entries(labels)) log.info(`label ${k}=${v}`);
   });
 
-  const buildxVersion = await deps.buildx.version().catch((e: unknown) => {
+  const version = await versionCheck;
+  if (!version.ok) {
     throw new ActionFailure(
-      `docker buildx is not available: ${(e as Error).message} — install the buildx CLI plugin (docker-buildx) and make sure DOCKER_HOST reaches a running dockerd`,
+      `docker buildx is not available: ${(version.e as Error).message} — install the buildx CLI plugin (docker-buildx) and make sure DOCKER_HOST reaches a running dockerd`,
     );
-  });
+  }
+  const buildxVersion = version.v;
 
   const choice = chooseMode(inputs.cache, { actionsAvailable: actionsCacheConfigured(deps.env), cacheRef: inputs['cache-ref'], cacheDir: inputs['cache-dir'] });
   if (choice.notice) deps.notice(choice.notice);
@@ -128,7 +135,6 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
     );
     if (r.notFound) throw new ActionFailure('docker is not installed');
     if (r.code !== 0) {
-      cache.discard();
       throw new ActionFailure(buildFailure(progress.errors(), progress.otherLines, r.stderr, inputs.platforms));
     }
     try {
@@ -199,31 +205,40 @@ async function pickBuilder(inputs: Inputs, choice: ModeChoice, deps: Deps, build
     multiPlatform: inputs.platforms.length > 1,
     annotations: inputs.annotations.length > 0,
   });
-  let name = inputs.builder;
-  if (name) {
-    const found = await buildx.inspect(name);
-    if (found?.driver === 'docker' && need) {
-      throw new UserError(`builder ${name} uses the docker driver, which cannot do ${need}`, {
+  const boot = (n: string) =>
+    buildx.inspect(n, true).catch((e: unknown) => {
+      throw new ActionFailure(`builder ${n} does not start: ${(e as Error).message}`);
+    });
+  let info: BuilderInfo | undefined;
+  if (inputs.builder) {
+    info = await boot(inputs.builder);
+    if (info?.driver === 'docker' && need) {
+      throw new UserError(`builder ${inputs.builder} uses the docker driver, which cannot do ${need}`, {
         input: 'builder',
         hint: 'name a docker-container builder, or leave `builder` empty to have one created',
       });
     }
-    if (!found) await createBuilder(name, inputs['buildkit-image'], deps);
+    if (!info) {
+      await createBuilder(inputs.builder, inputs['buildkit-image'], deps);
+      info = await boot(inputs.builder);
+    }
   } else {
     const current = await buildx.inspect();
+    if (!current && !need) throw new ActionFailure('docker buildx found no current builder — check that DOCKER_HOST reaches a running dockerd');
     if (current && (!need || current.driver !== 'docker')) {
-      name = current.name;
       log.info(`using the current builder ${current.name} (${current.driver} driver)`);
+      // dockerd's own BuildKit is always up; any other driver may need booting.
+      info = current.driver === 'docker' ? current : await boot(current.name);
     } else {
-      name = MANAGED_BUILDER;
-      log.info(`${need} needs a docker-container builder: using ${name}`);
-      if (!(await buildx.inspect(name))) await createBuilder(name, inputs['buildkit-image'], deps);
+      log.info(`${need} needs a docker-container builder: using ${MANAGED_BUILDER}`);
+      info = await boot(MANAGED_BUILDER);
+      if (!info) {
+        await createBuilder(MANAGED_BUILDER, inputs['buildkit-image'], deps);
+        info = await boot(MANAGED_BUILDER);
+      }
     }
   }
-  const info = await buildx.inspect(name, true).catch((e: unknown) => {
-    throw new ActionFailure(`builder ${name} does not start: ${(e as Error).message}`);
-  });
-  if (!info) throw new ActionFailure(`builder ${name} disappeared while starting`);
+  if (!info) throw new ActionFailure('the builder disappeared while starting');
   log.info(`builder ${info.name}: ${info.driver} driver, BuildKit ${info.buildkitVersion ?? 'unknown'}, platforms ${info.platforms.join(', ') || 'unknown'}`);
   if (inputs.platforms.length && info.platforms.length) {
     const missing = unsupportedPlatforms(inputs.platforms, info.platforms);
@@ -255,20 +270,19 @@ interface PreparedCache {
   restoredKey?: string;
   /** After a successful build: keep the new cache (and upload it in actions mode); returns the saved key. */
   finish(): Promise<string | undefined>;
-  discard(): void;
 }
 
 async function prepareCache(inputs: Inputs, choice: ModeChoice, deps: Deps): Promise<PreparedCache> {
   const { log } = deps;
   log.info(`cache mode ${choice.mode} (${choice.reason})`);
-  const none: PreparedCache = { spec: { type: 'none' }, finish: async () => undefined, discard() {} };
+  const none: PreparedCache = { spec: { type: 'none' }, finish: async () => undefined };
   switch (choice.mode) {
     case 'none':
       return none;
     case 'registry': {
       const ref = inputs['cache-ref'] as string;
       log.info(`cache from and to ${ref}`);
-      return { spec: registryCacheSpec(ref), finish: async () => undefined, discard() {} };
+      return { spec: registryCacheSpec(ref), finish: async () => undefined };
     }
     case 'local': {
       const dir = resolve(inputs['cache-dir'] as string);
@@ -278,11 +292,10 @@ async function prepareCache(inputs: Inputs, choice: ModeChoice, deps: Deps): Pro
       return {
         spec: local.spec,
         finish: async () => {
-          local.commit();
-          log.info(`cache kept in ${dir}`);
+          const { removed } = local.commit();
+          log.info(`cache kept in ${dir}${removed ? ` (${removed} unused blob(s) removed)` : ''}`);
           return undefined;
         },
-        discard: () => local.discard(),
       };
     }
     case 'actions': {
@@ -331,7 +344,6 @@ async function prepareCache(inputs: Inputs, choice: ModeChoice, deps: Deps): Pro
             return undefined;
           }
         },
-        discard: () => local.discard(),
       };
     }
   }

@@ -38,6 +38,11 @@ export function nodeServiceContext(): string {
     ['typescript.tgz', packageDir('typescript')],
     ['types-node.tgz', typesNode],
     ['undici-types.tgz', packageDir('undici-types', typesNode)],
+    // Build-time tools a TypeScript service typically carries (test runner, bundler, linter).
+    ['vitest.tgz', packageDir('vitest')],
+    ['ncc.tgz', packageDir('@vercel/ncc')],
+    ['biome.tgz', packageDir('@biomejs/biome')],
+    ['biome-cli-linux-x64.tgz', packageDir('@biomejs/cli-linux-x64', packageDir('@biomejs/biome'))],
   ];
   for (const [file, src] of packs) execFileSync('tar', ['czf', join(dir, 'vendor', file), '-C', src, '.'], { stdio: 'ignore' });
   return dir;
