@@ -74,6 +74,8 @@ interface Item {
   dry?: KubeObject;
   result?: KubeObject;
   autoNamespace?: boolean;
+  /** The dry-run result equals the live object (computed once: comparing is not free). */
+  same?: boolean;
 }
 
 // Kinds looked at by prune besides those in the run: what a service's manifests usually hold.
@@ -185,6 +187,7 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
         ]);
         it.live = live;
         it.dry = dry;
+        it.same = live !== undefined && sameObject(live, dry);
       } catch (e) {
         failures.push(failureOf(it, e));
       }
@@ -210,7 +213,7 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
     const failed: ApplyError['failures'] = [];
     await pool(list, conc, async (it) => {
       try {
-        if (it.live && it.dry && isNoop(it.live, it.dry, fieldManager)) {
+        if (it.same && it.live && it.dry && ownsSameFields(it.live, it.dry, fieldManager)) {
           // The server already said this apply changes nothing, not even field ownership.
           it.result = it.live;
           return;
@@ -283,9 +286,8 @@ function sortFailures(f: ApplyError['failures'], items: Item[]): ApplyError['fai
   return [...f].sort((a, b) => (order.get(a.object) ?? 0) - (order.get(b.object) ?? 0));
 }
 
-/** Same content and the same fields owned by our manager: applying again would be a no-op. */
-function isNoop(live: KubeObject, dry: KubeObject, manager: string): boolean {
-  if (!sameObject(live, dry)) return false;
+/** With the same content, the same fields owned by our manager means applying again is a no-op. */
+function ownsSameFields(live: KubeObject, dry: KubeObject, manager: string): boolean {
   const mine = (o: KubeObject) =>
     canonicalJson(
       (Array.isArray(o.metadata.managedFields) ? o.metadata.managedFields : [])
@@ -393,7 +395,7 @@ async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sl
   const res = it.result as KubeObject;
   // Controllers write status (and bump resourceVersion) at any time, so "unchanged" is judged on
   // what apply sets: the dry-run result against the live object, without status and server fields.
-  const action: ApplyAction = !it.live ? 'created' : it.dry && sameObject(it.live, it.dry) ? 'unchanged' : 'configured';
+  const action: ApplyAction = !it.live ? 'created' : it.same ? 'unchanged' : 'configured';
   const r: AppliedResource = { ...record({ ...res, apiVersion: it.object.apiVersion, kind: it.object.kind }, action), source: it.source };
   if (!WORKLOADS.has(it.object.kind)) return r;
   const before = revisionOf(it.live);
