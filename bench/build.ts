@@ -3,12 +3,10 @@
 // production modules copied) through the bundled docker-build, as a CI runner sees it: cold (empty
 // builder, empty cache dir) against warm (empty builder again, the cache dir of the cold run
 // restored, as actions/GitLab caches restore it). One run each; "other" is the cold build.
-// The builder is a buildx `remote` builder on the stack's buildkitd (this dockerd cannot run the
-// privileged container a docker-container builder needs; see the test support file).
+// The builder is the docker-container builder `shipline` the action creates for cache export.
 // Needs the local stack: eval "$(pnpm -s stack env)" first. Not a test: nothing here asserts a time.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestBuilder } from '../actions/docker-build/test/support/buildkitd.ts';
 import { docker, nodeImage, nodeServiceContext, pruneBuilder, tempDir } from '../actions/docker-build/test/support/fixtures.ts';
 import { runGitHubAction } from '../test/support/run-action.ts';
 
@@ -18,14 +16,13 @@ if (!process.env.DOCKER_HOST) {
 }
 
 const work = tempDir('bench');
-const builder = await startTestBuilder(`shipline-bench-${process.pid}`);
+const builder = { name: 'shipline' };
 const ctx = nodeServiceContext();
 const image = `${process.env.SHIPLINE_REGISTRY ?? '127.0.0.1:5000'}/shipline-bench/orders`;
 const env = { DOCKER_HOST: process.env.DOCKER_HOST, RUNNER_TEMP: work, GITHUB_SHA: 'b'.repeat(40), GITHUB_REF: 'refs/heads/main' };
 const inputs = {
   context: ctx,
   image,
-  builder: builder.name,
   tags: 'type=raw,value=bench',
   'build-args': `BASE_IMAGE=${nodeImage()}`,
   cache: 'local',
@@ -51,7 +48,6 @@ try {
       `warm cache-hit=${warm.hit} steps cached ${warm.steps}, cold cache-hit=${cold.hit} steps cached ${cold.steps}; load into dockerd included, node ${process.version}`,
   );
 } finally {
-  await builder.stop();
   docker(['image', 'rm', '--force', `${image}:bench`], { allowFail: true });
   rmSync(work, { recursive: true, force: true });
   rmSync(ctx, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 // The bundled docker-build against the stack's real dockerd, buildx and registry A: builds, tags and
 // labels from GitHub and GitLab variables, secrets kept out of history, layers and logs, caches
 // that really hit, OCI layouts that other tools read, several platforms, and clear failures.
-// Builds that need more than dockerd's built-in BuildKit run on a `remote` buildx builder backed by
-// the stack's buildkitd (see support/buildkitd.ts for why not a docker-container builder here).
+// Builds that need more than dockerd's built-in BuildKit get the docker-container builder the
+// action creates (`shipline`, from the stack's local buildkit image).
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { readOciLayout } from '@shipline/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Run, runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
-import { startTestBuilder, type TestBuilder } from './support/buildkitd.ts';
 import { docker, nodeImage, nodeServiceContext, pruneBuilder, scratchContext, tempDir } from './support/fixtures.ts';
 
 const REGISTRY = process.env.SHIPLINE_REGISTRY ?? '127.0.0.1:5000';
@@ -20,7 +19,7 @@ const images: string[] = [];
 const dirs: string[] = [];
 let work: string;
 let eventFile: string;
-let bk: TestBuilder;
+const BUILDER = 'shipline';
 
 const sha = () => randomBytes(20).toString('hex');
 
@@ -49,7 +48,6 @@ const meta = (r: Run) => JSON.parse(r.outputs.metadata ?? '{}');
 const ok = (r: Run) => expect(r.code, `${r.stdout.slice(-4000)}\n${r.stderr}`).toBe(0);
 
 beforeAll(async () => {
-  bk = await startTestBuilder(`shipline-test-${run}`);
   work = tempDir('stack');
   dirs.push(work);
   eventFile = join(work, 'event.json');
@@ -57,7 +55,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await bk?.stop();
   for (const i of new Set(images)) docker(['image', 'rm', '--force', i], { allowFail: true });
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -121,19 +118,18 @@ describe('docker-build on the local stack', () => {
     const inputs = {
       context: ctx,
       image,
-      builder: bk.name,
       'build-args': `BASE_IMAGE=${nodeImage()}`,
       cache: 'local',
       'cache-dir': cacheDir,
       'oci-layout': layout,
       tags: 'type=sha',
     };
-    pruneBuilder(bk.name);
+    pruneBuilder(BUILDER);
     const commit = sha();
     const cold = await build(inputs, github(commit));
     ok(cold);
     expect(cold.outputs['cache-hit']).toBe('false');
-    expect(meta(cold).builder).toMatchObject({ name: bk.name, driver: 'remote' });
+    expect(meta(cold).builder).toMatchObject({ name: BUILDER, driver: 'docker-container' });
     expect(meta(cold).cache.cachedSteps).toBeLessThan(meta(cold).cache.steps);
     expect(cold.stdout).toMatch(/installed typescript \(\d+ files\)/);
     const tag = `${image}:sha-${commit.slice(0, 7)}`;
@@ -155,7 +151,7 @@ describe('docker-build on the local stack', () => {
     expect(existsSync(join(cacheDir, 'index.json'))).toBe(true);
 
     // A fresh runner: nothing in the builder, the cache dir restored.
-    pruneBuilder(bk.name);
+    pruneBuilder(BUILDER);
     docker(['image', 'rm', '--force', tag], { allowFail: true });
     const warm = await build(inputs, github(commit));
     ok(warm);
@@ -206,7 +202,6 @@ describe('docker-build on the local stack', () => {
     const r = await build(
       {
         context: ctx,
-        builder: bk.name,
         platforms: 'linux/amd64,linux/amd64/v3',
         load: 'false',
         'oci-layout': layout,
@@ -230,14 +225,11 @@ describe('docker-build on the local stack', () => {
     const ctx = scratchContext('x', 'FROM scratch\nCOPY hello.txt /\n');
     dirs.push(ctx);
     const layout = join(work, 'never-written');
-    const r = await build(
-      { context: ctx, builder: bk.name, platforms: 'linux/amd64,linux/s390x', load: 'false', 'oci-layout': layout, cache: 'none' },
-      github(sha()),
-    );
+    const r = await build({ context: ctx, platforms: 'linux/amd64,linux/s390x', load: 'false', 'oci-layout': layout, cache: 'none' }, github(sha()));
     expect(r.code).toBe(1);
     const errors = errorLines(r);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(new RegExp(`input "platforms": linux/s390x cannot be built here: builder ${bk.name} runs only linux/amd64.*install QEMU binfmt`));
+    expect(errors[0]).toMatch(new RegExp(`input "platforms": linux/s390x cannot be built here: builder ${BUILDER} runs only linux/amd64.*install QEMU binfmt`));
     expect(stackLines(r.stdout + r.stderr)).toEqual([]);
     expect(existsSync(layout)).toBe(false);
   });
@@ -249,13 +241,13 @@ describe('docker-build on the local stack', () => {
     );
     dirs.push(ctx);
     const cacheRef = `${repo('cache')}:buildcache`;
-    const inputs = { context: ctx, builder: bk.name, image: repo('regcache'), tags: 'type=raw,value=1', 'cache-ref': cacheRef };
-    pruneBuilder(bk.name);
+    const inputs = { context: ctx, image: repo('regcache'), tags: 'type=raw,value=1', 'cache-ref': cacheRef };
+    pruneBuilder(BUILDER);
     const first = await build(inputs, github(sha()));
     ok(first);
     expect(meta(first).cache).toMatchObject({ mode: 'registry', hit: false });
     expect(JSON.parse(execText('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${cacheRef}`])).mediaType).toMatch(/image\.(index|manifest)/);
-    pruneBuilder(bk.name);
+    pruneBuilder(BUILDER);
     const second = await build(inputs, github(sha()));
     ok(second);
     expect(second.outputs['cache-hit']).toBe('true');
@@ -271,6 +263,20 @@ describe('docker-build on the local stack', () => {
     ok(r);
     expect(r.stdout).toMatch(/^::notice::cache: actions skipped — this runner offers no Actions cache service/m);
     expect(meta(r).cache.mode).toBe('none');
+  });
+
+  it('creates a named builder that does not exist yet', async () => {
+    const name = `shipline-test-${run}`;
+    const ctx = scratchContext(`named ${run}\n`);
+    dirs.push(ctx);
+    try {
+      const r = await build({ context: ctx, builder: name, load: 'false', cache: 'none' }, github(sha()));
+      ok(r);
+      expect(r.stdout).toContain(`creating docker-container builder ${name}`);
+      expect(meta(r).builder).toEqual({ name, driver: 'docker-container' });
+    } finally {
+      docker(['buildx', 'rm', '--force', name], { allowFail: true });
+    }
   });
 
   it('fails a broken build with one error naming the step, no stack trace', async () => {
