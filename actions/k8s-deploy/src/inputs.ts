@@ -51,7 +51,7 @@ export const schema = {
   vars: input.list(variable, { commas: false }),
   namespace: input.string({ pattern: DNS_LABEL, patternHint: 'a namespace is a lowercase DNS label: letters, digits and -, at most 63' }),
   'create-namespace': input.boolean({ default: 'false' }),
-  kubeconfig: input.string({ secret: true }),
+  kubeconfig: input.string({ secret: 'whole' }),
   'kubeconfig-path': input.file(),
   context: input.string(),
   'force-conflicts': input.boolean({ default: 'false' }),

@@ -62,7 +62,7 @@ async function connect(choice: KubeconfigChoice): Promise<ApiConnection> {
   }
   try {
     const conn = await kube.connectionOf(access);
-    return { ...conn, close: () => access.close() };
+    return { ...conn, secrets: kube.secretsOf(access), close: () => access.close() };
   } catch (e) {
     access.close();
     if (e instanceof kube.KubeError) throw new UserError(e.message, { input: choice.content !== undefined ? 'kubeconfig' : undefined, hint: e.hint });

@@ -46,7 +46,7 @@ export const schema = {
   url: input.list(input.url()),
   service: input.list(proxyTarget('service')),
   pod: input.list(proxyTarget('pod')),
-  kubeconfig: input.string({ secret: true }),
+  kubeconfig: input.string({ secret: 'whole' }),
   'kubeconfig-path': input.file(),
   context: input.string(),
   method: input.enumOf(METHODS, { default: 'GET', caseInsensitive: true }),

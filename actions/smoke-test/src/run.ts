@@ -36,6 +36,8 @@ export interface ApiConnection {
   rejectUnauthorized: boolean;
   servername?: string;
   headers: Record<string, string>;
+  /** Tokens, passwords and keys of the kubeconfig, to mask (the kubeconfig itself is masked whole). */
+  secrets?: string[];
   /** Removes any temporary kubeconfig. */
   close(): void;
 }
@@ -89,6 +91,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
     if (!deps.connect) throw new UserError('service and pod targets need cluster access, which this host does not offer', { input: 'service' });
     api = await deps.connect({ content: inputs.kubeconfig, path: inputs['kubeconfig-path'], context: inputs.context });
     for (const v of Object.values(api.headers)) deps.mask(v.replace(/^(Bearer|Basic) /, ''));
+    for (const v of api.secrets ?? []) deps.mask(v);
     for (const t of proxied) {
       const target: Target = {
         label: formatProxyTarget(t),

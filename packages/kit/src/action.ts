@@ -32,7 +32,7 @@ export async function runAction<S extends Schema, R>(def: ActionDefinition<S, R>
     const inputs = parseInputs(
       def.schema,
       (n) => host.input(n),
-      (s) => host.mask(s),
+      (s, perLine) => host.mask(s, perLine),
     );
     def.validate?.(inputs);
     if (process.env.SHIPLINE_VALIDATE_ONLY === 'true') {

@@ -18,7 +18,7 @@ export interface Host extends Log {
   readonly kind: 'github' | 'gitlab' | 'cli';
   input(name: string): string | undefined;
   /** Registers a secret: it is masked from every line this host writes (and by the runner, where it can). */
-  mask(secret: string): void;
+  mask(secret: string, perLine?: boolean): void;
   setOutput(name: string, value: string): void;
   error(message: string): void;
   notice(message: string): void;
@@ -48,8 +48,8 @@ abstract class BaseHost implements Host {
     return this.inputs.get(name);
   }
 
-  mask(secret: string): void {
-    this.masker.add(secret);
+  mask(secret: string, perLine = true): void {
+    this.masker.add(secret, perLine);
   }
 
   protected clean(message: string): string {
@@ -171,9 +171,9 @@ export class GitHubHost extends BaseHost {
     return this.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
   }
 
-  override mask(secret: string): void {
+  override mask(secret: string, perLine = true): void {
     const before = new Set(this.masker.values);
-    this.masker.add(secret);
+    this.masker.add(secret, perLine);
     for (const s of this.masker.values) if (!before.has(s)) this.out(command('add-mask', s));
   }
 

@@ -9,8 +9,8 @@ export interface Input<T> {
   readonly required: boolean;
   /** The default as it appears in action.yml (raw text, parsed like user text). */
   readonly default: string | undefined;
-  /** Masked before use; never echoed in errors. */
-  readonly secret: boolean;
+  /** Masked before use; never echoed in errors. `whole`: masked as one value, not line by line. */
+  readonly secret: boolean | 'whole';
   /** Turns raw text (never empty) into a value or throws UserError. */
   parse(raw: string, name: string): T;
   /** Value when the input is absent and has no default. */
@@ -23,7 +23,7 @@ export type InputsOf<S extends Schema> = { [K in keyof S]: S[K] extends Input<in
 interface Common {
   required?: boolean;
   default?: string;
-  secret?: boolean;
+  secret?: boolean | 'whole';
 }
 type Out<T, O> = O extends { required: true } ? T : O extends { default: string } ? T : T | undefined;
 
@@ -32,7 +32,7 @@ function make<T, O extends Common>(type: string, o: O | undefined, parse: (raw: 
     type,
     required: o?.required === true,
     default: o?.default,
-    secret: o?.secret === true,
+    secret: o?.secret ?? false,
     parse: parse as (raw: string, name: string) => Out<T, O>,
     absent: undefined as Out<T, O>,
   };
@@ -197,11 +197,15 @@ export function custom<T>(type: string, parse: (raw: string, fail: (message: str
 }
 
 /** Reads every input of a schema; throws the first UserError met. */
-export function parseInputs<S extends Schema>(schema: S, read: (name: string) => string | undefined, onSecret?: (value: string) => void): InputsOf<S> {
+export function parseInputs<S extends Schema>(
+  schema: S,
+  read: (name: string) => string | undefined,
+  onSecret?: (value: string, perLine: boolean) => void,
+): InputsOf<S> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) {
     let raw = read(name);
-    if (raw !== undefined && spec.secret && raw !== '') onSecret?.(raw);
+    if (raw !== undefined && spec.secret && raw !== '') onSecret?.(raw, spec.secret !== 'whole');
     if (raw === undefined || raw.trim() === '') raw = spec.default;
     if (raw === undefined || raw.trim() === '') {
       if (spec.required) throw new UserError('is required', { input: name, hint: `set \`${name}\` (${spec.type})` });

@@ -2,10 +2,16 @@
 export class Masker {
   private readonly secrets = new Set<string>();
 
-  add(secret: string): void {
+  /**
+   * `perLine` also masks each line alone, so a multi-line secret split across log lines stays
+   * hidden. Structured secrets (a kubeconfig) turn that off: their lines are mostly ordinary text
+   * such as `apiVersion: v1`, and the caller masks the fields that are secret.
+   */
+  add(secret: string, perLine = true): void {
     // Short strings would blank out ordinary words; GitHub's runner draws the same line.
     if (secret.length < 3) return;
     this.secrets.add(secret);
+    if (!perLine) return;
     for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 3) this.secrets.add(line.trim());
   }
 

@@ -34,3 +34,12 @@ describe('Summary as text', () => {
     expect(s.toText()).toBe('digest sha256:abc\n\nRef\n---------\nreg/app:1\n');
   });
 });
+
+describe('structured secrets', () => {
+  it('are masked whole, not line by line', () => {
+    const m = new Masker();
+    m.add('apiVersion: v1\nkind: Config\ntoken: abc123', false);
+    expect(m.redact('apiVersion: v1')).toBe('apiVersion: v1');
+    expect(m.redact('apiVersion: v1\nkind: Config\ntoken: abc123')).toBe('***');
+  });
+});
