@@ -2,13 +2,12 @@
 // namespace: the k8s-deploy bundle vs `kubectl apply --server-side`, each a fresh process, rounds
 // interleaved, median reported; then the same again with nothing to change. Needs the stack
 // (`eval "$(node test/stack/stack.ts env)"`). Not a test: nothing here asserts a time.
-// Kept beside the action until it moves to bench/apply.ts (bench/run.ts picks up bench/*.ts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const root = resolve(import.meta.dirname, '..', '..', '..');
+const root = resolve(import.meta.dirname, '..');
 const rounds = Number(process.env.BENCH_RUNS ?? 3);
 const objects = Number(process.env.BENCH_OBJECTS ?? 200);
 if (!process.env.KUBECONFIG) {
