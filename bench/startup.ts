@@ -18,8 +18,19 @@ const sampleInputs: Record<string, Record<string, string>> = {
     cache: 'local',
     'cache-dir': join(root, '.buildx-cache'),
   },
-  'registry-push': { image: 'order-service:dev', destinations: '127.0.0.1:5000/shop/orders:1\n127.0.0.1:5001/shop/orders:1', registry: '127.0.0.1:5001', username: 'ci', password: 'not-a-real-password' },
-  'k8s-deploy': { manifests: join(root, 'examples', 'order-service', 'k8s'), images: '127.0.0.1:5000/demo/order-service:1', namespace: 'demo', vars: 'APP_VERSION=1' },
+  'registry-push': {
+    image: 'order-service:dev',
+    destinations: '127.0.0.1:5000/shop/orders:1\n127.0.0.1:5001/shop/orders:1',
+    registry: '127.0.0.1:5001',
+    username: 'ci',
+    password: 'not-a-real-password',
+  },
+  'k8s-deploy': {
+    manifests: join(root, 'examples', 'order-service', 'k8s'),
+    images: '127.0.0.1:5000/demo/order-service:1',
+    namespace: 'demo',
+    vars: 'APP_VERSION=1',
+  },
 };
 
 function median(xs: number[]): number {

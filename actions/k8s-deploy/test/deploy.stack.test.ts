@@ -138,7 +138,7 @@ spec:
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const out = resources(r);
     expect(out.map((x) => `${x.kind}/${x.name}:${x.action}`)).toEqual([
-      'Namespace/' + app + ':created',
+      `Namespace/${app}:created`,
       'ConfigMap/web-config:created',
       'Service/web:created',
       'Deployment/web:created',
@@ -338,8 +338,8 @@ describe('prune and dry-run', () => {
     expect(resources(dry).map((x) => `${x.name}:${x.action}`)).toEqual(['a:configured', 'c:created']);
     expect(JSON.parse(dry.outputs.pruned ?? '[]').map((x: Res) => x.name)).toEqual(['b']);
     expect(dry.stdout).toMatch(/- {3}value: "1"\n\+ {3}value: "2"/);
-    expect(dry.summary).toContain('| ConfigMap | ' + ns + ' | a | would be configured |');
-    expect(dry.summary).toContain('| ConfigMap | ' + ns + ' | b | would be pruned |');
+    expect(dry.summary).toContain(`| ConfigMap | ${ns} | a | would be configured |`);
+    expect(dry.summary).toContain(`| ConfigMap | ${ns} | b | would be pruned |`);
     expect(await exists(['-n', ns, 'configmap', 'b'])).toBe(true);
     expect(await exists(['-n', ns, 'configmap', 'c'])).toBe(false);
     expect((await kubectl(['get', '-n', ns, 'configmap', 'a', '-o', 'jsonpath={.data.value}'])).trim()).toBe('1');
