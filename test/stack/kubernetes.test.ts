@@ -63,7 +63,6 @@ http.createServer((req, res) => {
 }).listen(8080);
 `,
     );
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile ARG, not a JS template
     writeFileSync(join(ctx, 'Dockerfile'), 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY server.js /app/server.js\nCMD ["node", "/app/server.js"]\n');
     const tag = `${need('SHIPLINE_REGISTRY')}/stack-test/hello:${id}`;
     await sh('docker', ['build', '--build-arg', `BASE_IMAGE=${need('SHIPLINE_NODE_IMAGE')}`, '-t', tag, ctx]);

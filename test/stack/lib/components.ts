@@ -54,7 +54,6 @@ const NO_EGRESS = {
 };
 
 async function debVersion(pkg: string): Promise<string> {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format
   const r = await run('dpkg-query', ['-W', '-f=${Version}', pkg], { allowFail: true });
   return r.code === 0 ? `${r.stdout.trim()} (Debian)` : 'not installed';
 }

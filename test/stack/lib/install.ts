@@ -26,7 +26,6 @@ export const APT_PACKAGES = [
 ];
 
 async function missingPackages(): Promise<string[]> {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format
   const r = await run('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\n', ...APT_PACKAGES], { allowFail: true });
   const installed = new Set(
     r.stdout
