@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -94,4 +95,17 @@ export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ti
 /** Lines that look like a stack trace: a user-facing error must have none. */
 export function stackLines(text: string): string[] {
   return text.split('\n').filter((l) => /^\s+at .+[:(]/.test(l) || /node:internal/.test(l));
+}
+
+/** The contract for a bad input: exit 1, one ::error naming the input, no stack trace, no outputs. Returns the error line. */
+export function expectRejected(r: Run, input: string, text: RegExp): string {
+  expect(r.code, r.stdout + r.stderr).toBe(1);
+  const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+  expect(errors, r.stdout).toHaveLength(1);
+  const line = errors[0] as string;
+  expect(line).toContain(`input "${input}"`);
+  expect(line).toMatch(text);
+  expect(stackLines(r.stdout + r.stderr)).toEqual([]);
+  expect(r.outputs).toEqual({});
+  return line;
 }

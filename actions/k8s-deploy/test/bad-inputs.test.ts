@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
+import { expectRejected, runGitHubAction } from '../../../test/support/run-action.ts';
 import { type Served, serve } from '../../../test/support/servers.ts';
 
 let api: Served;
@@ -113,14 +113,7 @@ describe('k8s-deploy rejects bad input', () => {
   it.each(cases)('%s', async (_why, inputs, name, text) => {
     const before = requests;
     const r = await runGitHubAction('k8s-deploy', inputs(), { env: { PATH: '/nonexistent', HOME: dir, RUNNER_TEMP: dir } });
-    expect(r.code, r.stdout + r.stderr).toBe(1);
-    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
-    const errors = lines.filter((l) => l.startsWith('::error::'));
-    expect(errors, r.stdout).toHaveLength(1);
-    expect(errors[0]).toContain(`input "${name}"`);
-    expect(errors[0]).toMatch(text);
-    expect(stackLines(r.stdout + r.stderr)).toEqual([]);
-    expect(r.outputs).toEqual({});
+    expectRejected(r, name, text);
     expect(r.stdout.replace(/::add-mask::.*\n/g, '')).not.toContain(TOKEN);
     expect(requests - before).toBe(0);
   });

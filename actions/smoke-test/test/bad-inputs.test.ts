@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
+import { expectRejected, runGitHubAction } from '../../../test/support/run-action.ts';
 import { type Served, serve } from '../../../test/support/servers.ts';
 
 let app: Served;
@@ -63,14 +63,7 @@ describe('smoke-test rejects bad input', () => {
   it.each(cases)('%s', async (_why, inputs, name, text) => {
     const before = requests;
     const r = await runGitHubAction('smoke-test', inputs());
-    expect(r.code).toBe(1);
-    const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
-    const errors = lines.filter((l) => l.startsWith('::error::'));
-    expect(errors, r.stdout).toHaveLength(1);
-    expect(errors[0]).toContain(`input "${name}"`);
-    expect(errors[0]).toMatch(text);
-    expect(stackLines(r.stdout + r.stderr)).toEqual([]);
-    expect(r.outputs).toEqual({});
+    expectRejected(r, name, text);
     expect(requests - before).toBe(0);
   });
 
