@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ActionFailure, type Log, UserError } from '@shipline/kit';
@@ -12,6 +13,16 @@ import { computeTags, fullTags, ociLabels } from './tags.ts';
 
 /** The builder this action creates when the current one cannot do what was asked. */
 export const MANAGED_BUILDER = 'shipline';
+
+/**
+ * The builder Shipline creates, one per Docker endpoint: buildx keeps builders in ~/.docker, so a
+ * builder made for another daemon (another DOCKER_HOST, a socket since removed) would otherwise be
+ * picked up and fail to connect.
+ */
+export function managedBuilderName(dockerHost: string | undefined): string {
+  if (!dockerHost) return MANAGED_BUILDER;
+  return `${MANAGED_BUILDER}-${createHash('sha256').update(dockerHost).digest('hex').slice(0, 8)}`;
+}
 
 export interface Deps {
   buildx: Buildx;
@@ -230,11 +241,12 @@ async function pickBuilder(inputs: Inputs, choice: ModeChoice, deps: Deps, build
       // dockerd's own BuildKit is always up; any other driver may need booting.
       info = current.driver === 'docker' ? current : await boot(current.name);
     } else {
-      log.info(`${need} needs a docker-container builder: using ${MANAGED_BUILDER}`);
-      info = await boot(MANAGED_BUILDER);
+      const managed = managedBuilderName(deps.env.DOCKER_HOST);
+      log.info(`${need} needs a docker-container builder: using ${managed}`);
+      info = await boot(managed);
       if (!info) {
-        await createBuilder(MANAGED_BUILDER, inputs['buildkit-image'], deps);
-        info = await boot(MANAGED_BUILDER);
+        await createBuilder(managed, inputs['buildkit-image'], deps);
+        info = await boot(managed);
       }
     }
   }

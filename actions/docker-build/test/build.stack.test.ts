@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { readOciLayout } from '@shipline/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Run, runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
+import { managedBuilderName } from '../src/run.ts';
 import { docker, nodeImage, nodeServiceContext, pruneBuilder, scratchContext, tempDir } from './support/fixtures.ts';
 
 const REGISTRY = process.env.SHIPLINE_REGISTRY ?? '127.0.0.1:5000';
@@ -19,7 +20,7 @@ const images: string[] = [];
 const dirs: string[] = [];
 let work: string;
 let eventFile: string;
-const BUILDER = 'shipline';
+const BUILDER = managedBuilderName(process.env.DOCKER_HOST);
 
 const sha = () => randomBytes(20).toString('hex');
 
