@@ -2,21 +2,15 @@
 //   - an OCI layout (docker-build's output) with Shipline vs `skopeo copy`, cold, re-push, two registries;
 //   - an image in the docker image store with Shipline vs `docker push` vs `skopeo copy docker-daemon:`.
 // Six layers of real files (the Node runtime, packages, compiler, assets; ~200 MB uncompressed)
-// from this workspace's node_modules. Needs `pnpm stack up`. Prints `name: ratio=…` lines.
+// from this workspace's node_modules. Brings the stack up first. Prints `name: ratio=…` lines.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { up, withStackEnv } from '../test/stack/lib/stack.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const stackEnv = spawnSync(process.execPath, [join(root, 'test', 'stack', 'stack.ts'), 'env'], { encoding: 'utf8' });
-if (stackEnv.status !== 0) {
-  console.error('bench/push needs the local stack: run `pnpm stack up` first');
-  process.exit(1);
-}
-const env: NodeJS.ProcessEnv = { ...process.env };
-for (const m of stackEnv.stdout.matchAll(/^export (\w+)='([^']*)'(.*)$/gm)) {
-  env[m[1] as string] = m[3]?.includes('$PATH') ? `${m[2]}:${process.env.PATH}` : m[2];
-}
+await up();
+const env = withStackEnv();
 
 const nm = join(root, 'node_modules');
 const candidates = [

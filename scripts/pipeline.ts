@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { up, withStackEnv } from '../test/stack/lib/stack.ts';
 import { parseOutputFile } from '../test/support/run-action.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -27,13 +28,8 @@ function shipline(args: string[], env: NodeJS.ProcessEnv): Record<string, string
 }
 
 stage('local stack (test/stack): dockerd, registries, Kubernetes, Prometheus');
-const up = spawnSync(process.execPath, [join(root, 'test', 'stack', 'stack.ts'), 'up'], { stdio: 'inherit' });
-if (up.status !== 0) process.exit(up.status ?? 1);
-const envText = spawnSync(process.execPath, [join(root, 'test', 'stack', 'stack.ts'), 'env'], { encoding: 'utf8' }).stdout;
-const env: NodeJS.ProcessEnv = { ...process.env };
-for (const m of envText.matchAll(/^export (\w+)='([^']*)'(.*)$/gm)) {
-  env[m[1] as string] = m[3]?.includes('$PATH') ? `${m[2]}:${process.env.PATH}` : m[2];
-}
+await up();
+const env = withStackEnv();
 const registry = env.SHIPLINE_REGISTRY as string;
 const version = `pipeline-${Date.now().toString(36)}`;
 const layout = mkdtempSync(join(tmpdir(), 'shipline-pipeline-'));

@@ -2,7 +2,7 @@
 // and exports its variables so that test workers inherit them. With SHIPLINE_STACK_EXTERNAL=1
 // nothing is started and the caller's environment is trusted. A stack that cannot start fails
 // the run: integration tests never skip.
-import { PATH_ADDITIONS, stackEnv, up } from './lib/stack.ts';
+import { up, withStackEnv } from './lib/stack.ts';
 
 export default async function setup(): Promise<void> {
   if (process.env.SHIPLINE_STACK_EXTERNAL === '1') return;
@@ -12,6 +12,5 @@ export default async function setup(): Promise<void> {
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(`the local stack could not start${process.env.CI === 'true' ? ' (CI: failing, not skipping)' : ''}: ${msg}`);
   }
-  Object.assign(process.env, stackEnv());
-  process.env.PATH = [...PATH_ADDITIONS, process.env.PATH ?? ''].join(':');
+  Object.assign(process.env, withStackEnv(process.env));
 }

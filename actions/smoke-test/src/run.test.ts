@@ -3,7 +3,7 @@ import { MemoryHost, parseInputs } from '@shipline/kit';
 import { describe, expect, it } from 'vitest';
 import { type HttpRequest, type HttpResponse, RequestFailed } from './http.ts';
 import { schema } from './inputs.ts';
-import { type Deps, pool, run } from './run.ts';
+import { type Deps, run } from './run.ts';
 
 type Step = number | 'refused' | 'timeout';
 
@@ -84,21 +84,5 @@ describe('smoke-test retry loop', () => {
     const r = await run(inputs({ interval: '10ms' }), h.deps);
     expect(r.p50Ms).toBe(40);
     expect(r.p95Ms).toBe(40);
-  });
-});
-
-describe('pool', () => {
-  it('keeps order and limits concurrency', async () => {
-    let active = 0;
-    let peak = 0;
-    const out = await pool([1, 2, 3, 4, 5], 2, async (x) => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 5));
-      active--;
-      return x * 10;
-    });
-    expect(out).toEqual([10, 20, 30, 40, 50]);
-    expect(peak).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type Log, UserError } from '@shipline/kit';
+import { type Log, pool, UserError } from '@shipline/kit';
+import type { Connection } from '@shipline/kube';
 import { type Expectations, evaluate, percentile } from './expect.ts';
 import { type HttpResponse, type Requester, RequestFailed } from './http.ts';
 import { type Inputs, redactUrl } from './inputs.ts';
@@ -27,15 +28,8 @@ export interface SmokeResult {
   durationMs: number;
 }
 
-/** How to reach the Kubernetes API server: TLS material and auth headers from a kubeconfig. */
-export interface ApiConnection {
-  server: URL;
-  ca?: Buffer | string;
-  cert?: Buffer | string;
-  key?: Buffer | string;
-  rejectUnauthorized: boolean;
-  servername?: string;
-  headers: Record<string, string>;
+/** How to reach the Kubernetes API server (kube's connection), plus what to mask and clean up. */
+export interface ApiConnection extends Connection {
   /** Tokens, passwords and keys of the kubeconfig, to mask (the kubeconfig itself is masked whole). */
   secrets?: string[];
   /** Removes any temporary kubeconfig. */
@@ -231,18 +225,4 @@ function readCa(path: string): Buffer {
     throw new UserError(`${path} holds no PEM certificate`, { input: 'ca-file', hint: 'give a PEM file with -----BEGIN CERTIFICATE----- blocks' });
   }
   return pem;
-}
-
-/** Runs `fn` over items with at most `limit` at once; results keep the items' order. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

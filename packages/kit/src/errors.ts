@@ -29,10 +29,6 @@ export class ActionFailure extends Error {
   }
 }
 
-export function isUserError(e: unknown): e is UserError {
-  return e instanceof UserError;
-}
-
 /** Annotations and error lines must stay on one line. */
 export function flatten(text: string): string {
   return text.replace(/\s*\r?\n\s*/g, ' ').trim();

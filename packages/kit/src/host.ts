@@ -1,4 +1,4 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { EOL } from 'node:os';
 import { appendFileCommand, command, fileCommandEntry } from './github.ts';
 import { Masker } from './mask.ts';
@@ -225,7 +225,6 @@ export class GitHubHost extends BaseHost {
 export class MemoryHost extends BaseHost {
   readonly kind = 'cli' as const;
   readonly log: string[] = [];
-  readonly outputsSeen = this.outputs;
 
   constructor(inputs: Record<string, string> = {}) {
     const lines: string[] = [];
@@ -236,8 +235,4 @@ export class MemoryHost extends BaseHost {
     );
     this.log = lines;
   }
-}
-
-export function writeSecretFile(path: string, content: string): void {
-  writeFileSync(path, content, { mode: 0o600 });
 }

@@ -1,13 +1,14 @@
 // All-or-nothing server-side apply: discover every kind, check namespaces, dry-run every object on
 // the server, and only then apply — namespaces and CRDs first (waiting until CRDs are established),
 // then config, then workloads — and prune what an earlier run of the same set left behind.
+
+import { pool } from '@shipline/kit/pool';
 import type { KubeClient, Resource } from './client.ts';
 import { canonicalJson, diffObject, sameObject } from './diff.ts';
 import { ApiError, ApplyError, KubeError } from './errors.ts';
 import type { Manifest } from './manifests.ts';
 import { describeObject, groupOf, isRecord, type KubeObject, objectKey } from './object.ts';
 import { orderObjects, phases } from './order.ts';
-import { pool } from './pool.ts';
 
 export const FIELD_MANAGER = 'shipline';
 export const SET_LABEL = 'shipline.dev/set';

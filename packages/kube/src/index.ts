@@ -27,6 +27,5 @@ export { type ClusterAccess, type Connection, connectionOf, type KubeconfigSourc
 export { type LoadOptions, loadManifests, type Manifest, parseManifests, resolveSource, substituteVars } from './manifests.ts';
 export { describeObject, groupOf, type KubeObject, type ObjectMeta, objectKey } from './object.ts';
 export { orderObjects, phaseOf, phases } from './order.ts';
-export { pool } from './pool.ts';
 export { annotateProvenance, type Provenance } from './provenance.ts';
 export { addPullSecret, dockerConfigSecret } from './pull-secret.ts';

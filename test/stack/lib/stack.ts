@@ -196,3 +196,8 @@ export function stackEnv(): Record<string, string> {
 
 /** Directories to put in front of PATH: kubectl, act, etcd, ctr, buildctl. */
 export const PATH_ADDITIONS = [BIN];
+
+/** `base` with the stack's variables and PATH additions: the environment of anything that uses the stack. */
+export function withStackEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, ...stackEnv(), PATH: [...PATH_ADDITIONS, base.PATH ?? ''].join(':') };
+}
