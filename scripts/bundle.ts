@@ -2,7 +2,7 @@
 // One folder each: ncc empties the .js files of its output folder. `--out DIR` bundles elsewhere
 // (check-dist compares such a fresh bundle with the committed one).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { minify } from 'terser';
 
@@ -37,6 +37,8 @@ export async function bundle(outRoot: string, only?: string[]): Promise<void> {
   for (const { name, entry } of entries()) {
     if (only?.length && !only.includes(name)) continue;
     const started = Date.now();
+    // ncc leaves chunk files of earlier builds behind; a chunk no longer produced must not linger.
+    rmSync(join(outRoot, name), { recursive: true, force: true });
     execFileSync(process.execPath, [ncc, 'build', entry, '-o', join(outRoot, name), '-m', '--license', 'licenses.txt', '-q'], {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
