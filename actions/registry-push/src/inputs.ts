@@ -37,6 +37,7 @@ export const schema = {
   compression,
   'manifest-format': input.enumOf(['oci', 'docker'] as const, { default: 'oci' }),
   'docker-host': input.string(),
+  'docker-read': input.enumOf(['auto', 'export'] as const, { default: 'auto' }),
   timeout: input.duration({ default: '60s', min: 1000 }),
 };
 

@@ -52,6 +52,8 @@ async function openSource(i: Inputs, deps: Deps): Promise<ImageSource> {
       ...(dockerHost ? { dockerHost } : {}),
       compression: i.compression,
       manifestFormat: i['manifest-format'],
+      read: i['docker-read'],
+      log: (line) => deps.log.info(line),
     });
   } catch (e) {
     throw asUserError(e, i['oci-layout'] !== undefined ? 'oci-layout' : 'image');

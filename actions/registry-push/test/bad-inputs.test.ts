@@ -30,6 +30,7 @@ const cases: [string, Record<string, string>, string, RegExp][] = [
   ['gzip level out of range', { image: 'a:1', destinations: dest, compression: 'gzip:12' }, 'compression', /out of range/],
   ['zstd with docker manifests', { image: 'a:1', destinations: dest, compression: 'zstd', 'manifest-format': 'docker' }, 'compression', /cannot carry zstd/],
   ['unknown manifest format', { image: 'a:1', destinations: dest, 'manifest-format': 'v1' }, 'manifest-format', /use one of: oci, docker/],
+  ['unknown docker-read mode', { image: 'a:1', destinations: dest, 'docker-read': 'mount' }, 'docker-read', /use one of: auto, export/],
   ['zero concurrency', { image: 'a:1', destinations: dest, concurrency: '0' }, 'concurrency', /out of range/],
   ['missing ca-file', { image: 'a:1', destinations: dest, 'ca-file': '/nope/ca.pem' }, 'ca-file', /does not exist/],
   ['bad insecure registry', { image: 'a:1', destinations: dest, 'insecure-registries': 'http://x/' }, 'insecure-registries', /not a registry host/],

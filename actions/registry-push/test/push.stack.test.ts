@@ -51,6 +51,17 @@ describe('registry-push from the docker image store', () => {
     expect(Number(r.outputs['pushed-bytes'])).toBeGreaterThan(0);
     expect(r.summary).toContain('Registry push');
     expect(r.stdout).toMatch(/uploaded [\d.]+ KB/);
+    // Run as root beside the daemon: the layers come from its store, not from an export.
+    expect(r.stdout).toContain(`reading ${tag} from the docker store (2 layers)`);
+  });
+
+  it('docker-read: export takes the Engine API export and pushes the very same manifest', async () => {
+    const first = `${stack.registry}/shipline-test/${run}:v1`;
+    const dest = `${stack.registry}/shipline-test/${run}-export:v1`;
+    const r = await runGitHubAction('registry-push', { image: tag, destinations: dest, 'docker-read': 'export' }, { env: { DOCKER_HOST: stack.dockerHost } });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('from the docker store');
+    expect(r.outputs.digest).toBe((await skopeoRaw(first)).digest);
   });
 
   it('re-push from a fresh process uploads nothing', async () => {

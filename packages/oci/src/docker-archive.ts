@@ -1,21 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path/posix';
 import type { Readable } from 'node:stream';
-import {
-  type CompressedLayer,
-  type Compression,
-  DEFAULT_BLOCK_SIZE,
-  DEFAULT_COMPRESSION,
-  InputBudget,
-  LayerCompressor,
-  layerMediaType,
-  memoryStream,
-} from './compress.ts';
+import { type CompressedLayer, type Compression, DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
+import { AsyncQueue, BlobStore, configMediaType, imageManifest } from './image-blobs.ts';
 import type { Blob, BlobContext, ImageManifests, ImageSource } from './source.ts';
 import { readTar } from './tar.ts';
 
@@ -118,45 +109,6 @@ type Held =
   | { kind: 'compressing'; result: Promise<CompressedLayer> }
   | { kind: 'precompressed'; digest: string; size: number; chunks: Buffer[]; mediaType: string };
 
-/** Pushes items to one consumer; the producer runs ahead, the consumer awaits. */
-class AsyncQueue<T> {
-  private readonly items: T[] = [];
-  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
-  private failed: unknown;
-  private closed = false;
-  push(item: T): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    if (w) w.resolve({ value: item, done: false });
-    else this.items.push(item);
-  }
-  close(err?: unknown): void {
-    this.closed = true;
-    this.failed = err;
-    const w = this.waiter;
-    this.waiter = undefined;
-    if (w && err) w.reject(err);
-    else w?.resolve({ value: undefined, done: true });
-  }
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-    for (;;) {
-      if (this.items.length) {
-        yield this.items.shift()!;
-        continue;
-      }
-      if (this.closed) {
-        if (this.failed) throw this.failed;
-        return;
-      }
-      const r = await new Promise<IteratorResult<T>>((resolve, reject) => {
-        this.waiter = { resolve, reject };
-      });
-      if (r.done) return;
-      yield r.value;
-    }
-  }
-}
-
 /**
  * Turns a `docker save` tar stream (legacy layout or the OCI layout of newer engines) into an
  * ImageSource: uncompressed layers are compressed in parallel as they stream past, each
@@ -175,44 +127,8 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
   const links = new Map<string, string>();
   let started: Promise<ImageManifests> | undefined;
 
-  const memoryLimit = options.memoryLimit ?? 2 * 1024 * 1024 * 1024;
-  let inMemory = 0;
-  let spillDir: Promise<string> | undefined;
-  const made = new Map<string, Promise<Blob>>();
-  // One Blob per digest: in memory while under the limit, else spilled to a file once.
-  const makeBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]): Promise<Blob> => {
-    let p = made.get(digest);
-    if (!p) {
-      p = (async () => {
-        if (inMemory + size <= memoryLimit || size < 1024 * 1024) {
-          inMemory += size;
-          return memBlob(digest, size, mediaType, chunks);
-        }
-        spillDir ??= mkdtemp(path.join(tmpdir(), 'shipline-oci-'));
-        const file = path.join(await spillDir, digest.slice(7));
-        await writeFile(file, chunks, { mode: 0o600 });
-        chunks.length = 0;
-        return {
-          digest,
-          size,
-          mediaType,
-          verified: true,
-          open: (range) => createReadStream(file, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end - 1 } : {}) }),
-        } satisfies Blob;
-      })();
-      made.set(digest, p);
-    }
-    return p;
-  };
-
-  const memBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]): Blob => ({
-    digest,
-    size,
-    mediaType,
-    open: (range) => memoryStream(chunks, range),
-    // We hashed these bytes ourselves while compressing.
-    verified: true,
-  });
+  const store = new BlobStore(options.memoryLimit);
+  const makeBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]) => store.add(digest, size, mediaType, chunks);
 
   let opened: Readable | undefined;
   let closed = false;
@@ -417,24 +333,8 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       await emit(makeBlob(r.digest, r.size, layerType, r.chunks));
       layers.push({ mediaType: layerType, digest: r.digest, size: r.size });
     }
-    const configType = format === 'docker' ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json';
-    await emit(memBlob(configDigest, configBytes.length, configType, [configBytes]));
-    const manifest =
-      format === 'docker'
-        ? {
-            schemaVersion: 2,
-            mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-            config: { mediaType: configType, size: configBytes.length, digest: configDigest },
-            layers,
-          }
-        : {
-            schemaVersion: 2,
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
-            config: { mediaType: configType, digest: configDigest, size: configBytes.length },
-            layers,
-          };
-    const bytes = Buffer.from(JSON.stringify(manifest));
-    return { root: { digest: sha256Digest(bytes), mediaType: manifest.mediaType, bytes }, children: [], configDigest };
+    await emit(BlobStore.memory(configDigest, configBytes.length, configMediaType(format), [configBytes]));
+    return imageManifest(format, configBytes, layers);
   };
 
   const start = () => {
@@ -473,8 +373,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
       opened?.destroy();
       // Compressed layers can be hundreds of MiB; let them go once the push is over.
       held.clear();
-      made.clear();
-      if (spillDir) await rm(await spillDir, { recursive: true, force: true });
+      await store.close();
     },
   };
 }
@@ -483,8 +382,6 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
 export function dockerArchiveFileSource(file: string, options: DockerArchiveOptions = {}): ImageSource {
   return dockerArchiveSource(
     async () => {
-      const { createReadStream } = await import('node:fs');
-      const { stat } = await import('node:fs/promises');
       await stat(file).catch(() => {
         throw new OciError(`docker archive ${file} does not exist`, 'write it with docker save -o <file> <image>');
       });

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { type DockerArchiveOptions, dockerArchiveSource, fileLayerCache } from './docker-archive.ts';
+import { dockerStoreSource, findStoredImage } from './docker-store.ts';
 import { OciError } from './errors.ts';
 import type { ImageSource } from './source.ts';
 
@@ -89,6 +90,14 @@ export async function inspectDockerImage(ep: DockerEndpoint, image: string): Pro
   return { id: doc.Id, repoTags: doc.RepoTags ?? [], size: doc.Size ?? 0 };
 }
 
+/** Where a daemon keeps images: `GET /info`'s Driver and DockerRootDir. */
+export async function dockerStorage(ep: DockerEndpoint): Promise<{ driver: string; rootDir: string }> {
+  const res = await dockerRequest(ep, 'GET', '/info');
+  if (res.statusCode !== 200) throw new OciError(`docker engine could not describe itself: ${await engineError(res)}`);
+  const doc = JSON.parse((await readAll(res)).toString('utf8')) as { Driver?: string; DockerRootDir?: string };
+  return { driver: doc.Driver ?? '', rootDir: doc.DockerRootDir ?? '' };
+}
+
 /** `GET /images/get?names=…`: the `docker save` tar as a stream. */
 export async function exportDockerImage(ep: DockerEndpoint, image: string): Promise<Readable> {
   const res = await dockerRequest(ep, 'GET', `/images/get?names=${encodeURIComponent(image)}`);
@@ -101,6 +110,13 @@ export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'ex
   image: string;
   /** DOCKER_HOST-style address; default the environment's DOCKER_HOST or /var/run/docker.sock. */
   dockerHost?: string;
+  /**
+   * `auto` (default): read the layers straight from the daemon's overlay2 store when it is on
+   * this machine and readable here, else export; `export`: always `docker save` through the API.
+   */
+  read?: 'auto' | 'export';
+  /** Told which way the image is read, and why the direct way was not taken. */
+  log?: (line: string) => void;
   /**
    * Directory where the manifest made for an image ID is remembered, so pushing the same image
    * again (from a fresh process) skips the export when the registry has every blob.
@@ -115,15 +131,34 @@ export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'ex
 export async function dockerImageSource(options: DockerImageSourceOptions): Promise<ImageSource & { imageId: string }> {
   const ep = dockerEndpoint(options.dockerHost);
   const info = await inspectDockerImage(ep, options.image);
-  const { image: _i, dockerHost: _d, cacheDir, ...archive } = options;
+  const { image: _i, dockerHost: _d, cacheDir, read = 'auto', log, ...archive } = options;
   const settings = [archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE];
+  const layerCache = cacheDir !== undefined ? fileLayerCache(cacheDir, settings) : undefined;
+  const description = `docker:${options.image}`;
   // Export by ID so a tag moved by a concurrent build can't change what we push.
-  const source = dockerArchiveSource(() => exportDockerImage(ep, info.id), {
-    ...archive,
-    expectConfigDigest: info.id,
-    description: `docker:${options.image}`,
-    ...(cacheDir !== undefined ? { layerCache: fileLayerCache(cacheDir, settings) } : {}),
-  });
+  const exported = () =>
+    dockerArchiveSource(() => exportDockerImage(ep, info.id), {
+      ...archive,
+      expectConfigDigest: info.id,
+      description,
+      ...(layerCache ? { layerCache } : {}),
+    });
+  let source: ImageSource | undefined;
+  if (read === 'auto') {
+    const stored = await readableStore(ep, info.id);
+    if (typeof stored === 'string') log?.(`exporting ${options.image} through the docker engine: ${stored}`);
+    else {
+      log?.(`reading ${options.image} from the docker store (${stored.layers.length} layers)`);
+      source = dockerStoreSource(stored, {
+        ...archive,
+        description,
+        fallback: exported,
+        ...(layerCache ? { layerCache } : {}),
+        ...(log ? { log } : {}),
+      });
+    }
+  }
+  source ??= exported();
   if (cacheDir !== undefined) {
     const key = createHash('sha256')
       .update(JSON.stringify([info.id, ...settings]))
@@ -153,4 +188,13 @@ export async function dockerImageSource(options: DockerImageSourceOptions): Prom
     };
   }
   return Object.assign(source, { imageId: info.id });
+}
+
+/** The image's layers in the daemon's overlay2 store, or why they can't be read from here. */
+async function readableStore(ep: DockerEndpoint, imageId: string) {
+  if (!('socketPath' in ep)) return 'the daemon is reached over TCP, so its store is not on this machine';
+  const { driver, rootDir } = await dockerStorage(ep);
+  if (driver !== 'overlay2') return `the daemon's storage driver is ${driver || 'unknown'}, not overlay2`;
+  if (!path.isAbsolute(rootDir)) return 'the daemon did not say where its data root is';
+  return findStoredImage(rootDir, imageId);
 }

@@ -155,6 +155,47 @@ describe('push from the docker image store (dockerd over its socket)', () => {
     await dockerRemove(v2tag);
   });
 
+  it("reads the layers straight from dockerd's overlay2 store: the same manifest as the export", async () => {
+    const tag = `shipline-oci-test/${uniqueRepo('direct')}:1`;
+    // Links, a whiteout, a UTF-8 name and bodies on both sides of the reader's 1 MiB split.
+    const layers = [
+      writeTar([
+        { name: 'app/', data: '', type: '5' },
+        { name: 'app/small.txt', data: 'hello\n' },
+        { name: 'app/café.txt', data: 'accent '.repeat(500) },
+        { name: 'app/big.txt', data: 'big '.repeat(2_000_000) },
+        { name: 'app/link', data: '', type: '2', linkname: 'small.txt' },
+        { name: 'app/hard', data: '', type: '1', linkname: 'app/small.txt' },
+      ]),
+      writeTar([
+        { name: 'app/', data: '', type: '5' },
+        { name: 'app/.wh.small.txt', data: '' },
+        { name: 'app/new.txt', data: 'second layer\n' },
+      ]),
+    ];
+    const fx = makeDockerSave(layers, 'legacy', { repoTag: tag });
+    await dockerLoad(fx.tar);
+    const repo = `${stack.registry}/${uniqueRepo('oci/direct')}`;
+    const push = async (read: 'auto' | 'export', t: string) => {
+      const lines: string[] = [];
+      const r = await pushImage({
+        source: await dockerImageSource({ image: tag, dockerHost: stack.dockerHost, read, log: (l) => lines.push(l) }),
+        destinations: [`${repo}:${t}`],
+      });
+      return { r, lines };
+    };
+    const direct = await push('auto', 'direct');
+    expect(direct.lines).toContain(`reading ${tag} from the docker store (2 layers)`);
+    expect(direct.lines.join('\n')).not.toContain('exporting');
+    const exported = await push('export', 'exported');
+    expect(exported.lines).toEqual([]);
+    expect(direct.r.digest).toBe(exported.r.digest);
+    const config = await skopeoConfig(`${repo}:direct`);
+    expect(config.digest).toBe(fx.configDigest);
+    expect(config.json.rootfs.diff_ids).toEqual(fx.diffIds);
+    await dockerRemove(tag);
+  });
+
   it('an unknown image is a clear error before any registry is contacted', async () => {
     const err = await dockerImageSource({ image: 'shipline-oci-test/does-not-exist:nope', dockerHost: stack.dockerHost }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OciError);

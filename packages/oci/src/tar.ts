@@ -146,7 +146,7 @@ export async function* readTar(stream: Readable | AsyncIterable<Buffer>): AsyncG
 }
 
 /** A minimal ustar writer for small archives (fixtures and test images). */
-export function writeTar(files: Array<{ name: string; data: Buffer | string; mode?: number; type?: '0' | '5' | '2'; linkname?: string }>): Buffer {
+export function writeTar(files: Array<{ name: string; data: Buffer | string; mode?: number; type?: '0' | '1' | '2' | '5'; linkname?: string }>): Buffer {
   const parts: Buffer[] = [];
   for (const f of files) {
     const data = typeof f.data === 'string' ? Buffer.from(f.data) : f.data;

@@ -2,7 +2,10 @@
 // vs `docker push` vs `skopeo copy docker-daemon:`. Usage (DOCKER_HOST must point at dockerd):
 //   node packages/oci/src/testing/bench-docker.ts <registry> [compression]
 import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseCompression } from '../compress.ts';
 import { dockerEndpoint, dockerImageSource } from '../docker-engine.ts';
 import { pushImage } from '../push.ts';
@@ -43,9 +46,14 @@ const id = Date.now().toString(36);
 const tag = `shipline-bench/push-${id}:1`;
 // REAL_DIRS=dir1:dir2:… makes one layer per directory of real files; default random data.
 const realDirs = process.env.REAL_DIRS?.split(':').filter(Boolean);
+// Each layer carries a file unique to this run: docker remembers which registry has which of
+// its layers, and would otherwise mount the layers of an earlier run instead of pushing.
+const marker = mkdtempSync(join(tmpdir(), 'bench-marker-'));
+writeFileSync(join(marker, `.bench-${id}`), id);
 const layers = realDirs
-  ? realDirs.map((d) => execFileSync('tar', ['-C', d, '-cf', '-', '.'], { maxBuffer: 1024 * MB }))
+  ? realDirs.map((d) => execFileSync('tar', ['-cf', '-', '-C', d, '.', '-C', marker, `.bench-${id}`], { maxBuffer: 1024 * MB }))
   : [60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB];
+rmSync(marker, { recursive: true });
 const fx = makeDockerSave(layers, 'legacy', { repoTag: tag });
 console.log(
   `image: ${layers.length} layers, ${(fx.layerTars.reduce((a, t) => a + t.length, 0) / MB).toFixed(0)} MiB uncompressed, ${realDirs ? 'real files' : 'random data'}`,
@@ -66,11 +74,22 @@ try {
     ]),
   );
   let pushed = 0;
+  const how: string[] = [];
   const ours = await time(async () => {
-    const r = await pushImage({ source: await dockerImageSource({ image: tag, compression }), destinations: [`${registry}/bench/shipline-${id}:1`] });
+    const r = await pushImage({
+      source: await dockerImageSource({ image: tag, compression, log: (l) => how.push(l) }),
+      destinations: [`${registry}/bench/shipline-${id}:1`],
+    });
     pushed = r.pushedBytes;
   });
+  const viaExport = await time(async () =>
+    pushImage({ source: await dockerImageSource({ image: tag, compression, read: 'export' }), destinations: [`${registry}/bench/shipline-export-${id}:1`] }),
+  );
   console.log(`docker save alone: ${save.toFixed(2)} s`);
+  console.log(`shipline read the image by: ${how.join('; ')}`);
+  console.log(
+    `push-docker-store-export-cold: ratio=${(viaExport / docker).toFixed(2)} (shipline docker-read=export ${viaExport.toFixed(2)} s, other ${docker.toFixed(2)} s)`,
+  );
   console.log(
     `push-docker-store-cold (${compression.algorithm}:${compression.level ?? 'default'}): ratio=${(ours / docker).toFixed(2)} (shipline ${ours.toFixed(2)} s, other ${docker.toFixed(2)} s) pushed=${(pushed / MB).toFixed(0)} MiB`,
   );

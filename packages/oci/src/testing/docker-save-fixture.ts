@@ -22,23 +22,25 @@ function layerTar(size: number, i: number, text: boolean): Buffer {
 export function makeDockerSave(
   layers: number[] | Buffer[],
   shape: 'legacy' | 'oci',
-  options: { text?: boolean; repoTag?: string; historyEntries?: number } = {},
+  options: { text?: boolean; repoTag?: string; historyEntries?: number; config?: Buffer } = {},
 ): SaveFixture {
   const layerTars = layers.map((s, i) => (typeof s === 'number' ? layerTar(s, i, options.text ?? false) : s));
   const diffIds = layerTars.map((t) => sha256Digest(t));
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: ['PATH=/usr/bin'] },
-      created: '2026-01-01T00:00:00Z',
-      rootfs: { type: 'layers', diff_ids: diffIds },
-      history: [
-        ...diffIds.map(() => ({ created_by: 'COPY . /app' })),
-        ...Array.from({ length: options.historyEntries ?? 0 }, (_, i) => ({ created_by: `RUN step ${i}`, empty_layer: true })),
-      ],
-    }),
-  );
+  const config =
+    options.config ??
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['PATH=/usr/bin'] },
+        created: '2026-01-01T00:00:00Z',
+        rootfs: { type: 'layers', diff_ids: diffIds },
+        history: [
+          ...diffIds.map(() => ({ created_by: 'COPY . /app' })),
+          ...Array.from({ length: options.historyEntries ?? 0 }, (_, i) => ({ created_by: `RUN step ${i}`, empty_layer: true })),
+        ],
+      }),
+    );
   const configDigest = sha256Digest(config);
   const hex = (d: string) => d.slice(7);
   const repoTags = options.repoTag ? [options.repoTag] : null;
