@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { type CompressedLayer, type Compression, DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
-import { AsyncQueue, BlobStore, configMediaType, imageManifest } from './image-blobs.ts';
+import { AsyncQueue, BlobStore, configMediaType, imageManifest, once } from './image-blobs.ts';
 import type { Blob, BlobContext, ImageManifests, ImageSource } from './source.ts';
 import { readTar } from './tar.ts';
 
@@ -125,7 +125,6 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
   const queue = new AsyncQueue<Blob>();
   const held = new Map<string, Held>();
   const links = new Map<string, string>();
-  let started: Promise<ImageManifests> | undefined;
 
   const store = new BlobStore(options.memoryLimit);
   const makeBlob = (digest: string, size: number, mediaType: string, chunks: Buffer[]) => store.add(digest, size, mediaType, chunks);
@@ -337,20 +336,7 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
     return imageManifest(format, configBytes, layers);
   };
 
-  const start = () => {
-    started ??= consume().then(
-      (m) => {
-        queue.close();
-        return m;
-      },
-      (err: unknown) => {
-        queue.close(err);
-        throw err;
-      },
-    );
-    started.catch(() => {});
-    return started;
-  };
+  const start = once(queue, consume);
 
   return {
     description: options.description ?? 'docker-archive',

@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { type CompressedLayer, type Compression, DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType } from './compress.ts';
 import type { CachedLayer, LayerCache } from './docker-archive.ts';
-import { AsyncQueue, BlobStore, configMediaType, imageManifest, type LayerDescriptor } from './image-blobs.ts';
+import { AsyncQueue, BlobStore, configMediaType, imageManifest, type LayerDescriptor, once } from './image-blobs.ts';
 import { createLimiter } from './limiter.ts';
 import type { Blob, BlobContext, ImageManifests, ImageSource } from './source.ts';
 
@@ -259,7 +259,6 @@ export function dockerStoreSource(image: StoredImage, options: DockerStoreOption
   let closed = false;
   // The first real failure; the layers stopped because of it only say 'aborted'.
   let firstFailure: unknown;
-  let started: Promise<ImageManifests> | undefined;
 
   const known = async (diffId: string): Promise<CachedLayer | undefined> => {
     const cached = await options.layerCache?.get(diffId);
@@ -311,20 +310,7 @@ export function dockerStoreSource(image: StoredImage, options: DockerStoreOption
     }
   };
 
-  const start = () => {
-    started ??= consume().then(
-      (m) => {
-        queue.close();
-        return m;
-      },
-      (err: unknown) => {
-        queue.close(err);
-        throw err;
-      },
-    );
-    started.catch(() => {});
-    return started;
-  };
+  const start = once(queue, consume);
 
   return {
     description: options.description ?? 'docker-store',

@@ -48,6 +48,28 @@ export class AsyncQueue<T> {
   }
 }
 
+/**
+ * Runs `produce` on first call (later calls get the same promise) and closes `queue` when it
+ * settles, with its error if it failed, so the consumer of the queue sees the failure too.
+ */
+export function once<T, R>(queue: AsyncQueue<T>, produce: () => Promise<R>): () => Promise<R> {
+  let started: Promise<R> | undefined;
+  return () => {
+    started ??= produce().then(
+      (r) => {
+        queue.close();
+        return r;
+      },
+      (err: unknown) => {
+        queue.close(err);
+        throw err;
+      },
+    );
+    started.catch(() => {});
+    return started;
+  };
+}
+
 /** Blobs we hashed ourselves while making them: in memory below a limit, else in a temp file. */
 export class BlobStore {
   private readonly memoryLimit: number;
