@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,5 +78,124 @@ describe('openKubeconfig', () => {
     expect(`${(err as KubeconfigError).message} ${(err as KubeconfigError).hint}`).toMatch(msg);
     expect((err as Error).message).not.toContain(TOKEN);
     expect(readdirSync(temp).filter((n) => n.startsWith('shipline-kube-'))).toEqual([]);
+  });
+});
+
+describe('connectionOf', () => {
+  const kc = (cluster: string, user: string, extra = '') => `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: https://10.0.0.1:6443
+${cluster}
+users:
+- name: u
+  user:
+${user}
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+${extra}`;
+  const at = (name: string, text: string) => {
+    const dir = join(temp, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config'), text);
+    return join(dir, 'config');
+  };
+
+  it('reads CA, client certificate and key files relative to the kubeconfig, and a TLS server name', async () => {
+    const f = at(
+      'certs',
+      kc('    certificate-authority: pki/ca.crt\n    tls-server-name: api.internal', '    client-certificate: pki/me.crt\n    client-key: pki/me.key'),
+    );
+    mkdirSync(join(temp, 'certs', 'pki'));
+    for (const [n, v] of [
+      ['ca.crt', 'CA PEM'],
+      ['me.crt', 'CERT PEM'],
+      ['me.key', 'KEY PEM'],
+    ])
+      writeFileSync(join(temp, 'certs', 'pki', n as string), v as string);
+    const conn = await connectionOf(openKubeconfig({ path: f, tempDir: temp, env: {} }));
+    expect(String(conn.ca)).toBe('CA PEM');
+    expect(String(conn.cert)).toBe('CERT PEM');
+    expect(String(conn.key)).toBe('KEY PEM');
+    expect(conn.servername).toBe('api.internal');
+    expect(conn.rejectUnauthorized).toBe(true);
+    expect(conn.headers).toEqual({});
+  });
+
+  it('takes base64 data fields, a token file and basic auth', async () => {
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const data = await connectionOf(
+      openKubeconfig({
+        content: kc(`    certificate-authority-data: ${b64('CA')}`, `    client-certificate-data: ${b64('C')}\n    client-key-data: ${b64('K')}`),
+        tempDir: temp,
+        env: {},
+      }),
+    );
+    expect([String(data.ca), String(data.cert), String(data.key)]).toEqual(['CA', 'C', 'K']);
+    writeFileSync(join(temp, 'token.txt'), `${TOKEN}\n`);
+    const tf = await connectionOf(openKubeconfig({ path: at('tf', kc('', `    tokenFile: ${join(temp, 'token.txt')}`)), tempDir: temp, env: {} }));
+    expect(tf.headers.Authorization).toBe(`Bearer ${TOKEN}`);
+    const basic = await connectionOf(openKubeconfig({ path: at('basic', kc('', '    username: admin\n    password: pa55word-long')), tempDir: temp, env: {} }));
+    expect(basic.headers.Authorization).toBe(`Basic ${b64('admin:pa55word-long')}`);
+    expect(secretsOf(openKubeconfig({ path: join(temp, 'basic', 'config'), tempDir: temp, env: {} }))).toContain('pa55word-long');
+  });
+
+  it('merges KUBECONFIG files as kubectl does: the first definition of a name and the first current-context win', async () => {
+    const first = at('m1', kc('    insecure-skip-tls-verify: true', `    token: ${TOKEN}`));
+    const second = at(
+      'm2',
+      `apiVersion: v1
+kind: Config
+clusters:
+- {name: c, cluster: {server: https://10.9.9.9}}
+- {name: other, cluster: {server: https://10.0.0.2}}
+users:
+- {name: u, user: {token: second-token-value}}
+contexts:
+- {name: y, context: {cluster: other, user: u, namespace: ns2}}
+current-context: y
+`,
+    );
+    const a = openKubeconfig({ tempDir: temp, env: { KUBECONFIG: `${first}:${second}` } });
+    expect(a).toMatchObject({ context: 'x', server: 'https://10.0.0.1:6443' });
+    expect((await connectionOf(a)).headers.Authorization).toBe(`Bearer ${TOKEN}`);
+    const b = openKubeconfig({ tempDir: temp, env: { KUBECONFIG: `${first}:${second}` }, context: 'y' });
+    expect(b).toMatchObject({ server: 'https://10.0.0.2', namespace: 'ns2' });
+  });
+
+  it('runs an exec credential plugin (through client-node) and uses the token it prints', async () => {
+    const cred = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'exec-issued-token-1234' } });
+    const f = at(
+      'exec',
+      kc(
+        '    insecure-skip-tls-verify: true',
+        `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: ["-c", ${JSON.stringify(`echo '${cred}'`)}]\n      interactiveMode: Never`,
+      ),
+    );
+    const conn = await connectionOf(openKubeconfig({ path: f, tempDir: temp, env: {} }));
+    expect(conn.headers.Authorization).toBe('Bearer exec-issued-token-1234');
+    expect(conn.rejectUnauthorized).toBe(false);
+  });
+
+  const broken: [string, string, string, RegExp][] = [
+    ['a certificate without its key', '', '    client-certificate-data: Q0VSVA==', /has a client certificate without a key/],
+    [
+      'a CA file that is not there',
+      '    certificate-authority: missing/ca.crt',
+      '    token: abcdefgh',
+      /cannot read certificate-authority .*missing\/ca\.crt \(ENOENT\)/,
+    ],
+    ['a token file that is not there', '', '    tokenFile: /nonexistent/token', /cannot read tokenFile \/nonexistent\/token/],
+    ['an exec plugin that fails', '', '    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/false', /the exec plugin failed/],
+  ];
+  it.each(broken)('%s is one KubeconfigError', async (name, cluster, user, msg) => {
+    const f = at(`broken-${name.replace(/\W+/g, '-')}`, kc(cluster, user));
+    const err = await connectionOf(openKubeconfig({ path: f, tempDir: temp, env: {} })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeconfigError);
+    expect((err as Error).message).toMatch(msg);
   });
 });

@@ -1,10 +1,13 @@
 // Cluster access from, in order: kubeconfig content (written 0600 to a private temp dir, removed by
-// close()), a kubeconfig path, $KUBECONFIG (a path list, merged), the in-cluster service account,
-// ~/.kube/config. Errors never quote the kubeconfig's content: it holds credentials.
+// close()), a kubeconfig path, $KUBECONFIG (a path list, merged as kubectl merges it: the first file
+// to define a name wins), the in-cluster service account, ~/.kube/config. Errors never quote the
+// kubeconfig's content: it holds credentials.
+//
+// Static credentials (client certificates, tokens, token files, basic auth) are read here directly.
+// Users with an exec plugin or an auth-provider are handed to @kubernetes/client-node, which runs
+// them; it is loaded only then, so the common case does not pay ~130 ms for loading the library.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import type https from 'node:https';
-import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { KubeconfigError } from './errors.ts';
 import { isRecord } from './object.ts';
@@ -22,8 +25,16 @@ export interface KubeconfigSource {
   env: Readonly<Record<string, string | undefined>>;
 }
 
+type Raw = Record<string, unknown>;
+
+/** A cluster or user entry with the directory its file is in (relative paths are relative to it). */
+interface Entry {
+  name: string;
+  value: Raw;
+  dir: string;
+}
+
 export interface ClusterAccess {
-  config: KubeConfig;
   /** API server URL, e.g. https://127.0.0.1:6443. */
   server: string;
   context: string;
@@ -35,12 +46,24 @@ export interface ClusterAccess {
   tempPath: string | undefined;
   /** Removes the temporary kubeconfig (safe to call twice). */
   close(): void;
+  /** The context's cluster and user entries. */
+  cluster: Entry;
+  user: Entry | undefined;
+  /** Every user entry the kubeconfig holds (for masking). */
+  users: Entry[];
 }
 
-const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+interface Merged {
+  clusters: Map<string, Entry>;
+  users: Map<string, Entry>;
+  contexts: Map<string, Raw>;
+  currentContext: string | undefined;
+}
 
 export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
-  const kc = new KubeConfig();
+  const merged: Merged = { clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: undefined };
   let origin: string;
   let tempDir: string | undefined;
   let tempPath: string | undefined;
@@ -50,15 +73,15 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
   };
   try {
     if (src.content !== undefined && src.content.trim() !== '') {
-      checkShape(src.content, 'the kubeconfig input');
+      const doc = checkShape(src.content, 'the kubeconfig input');
       tempDir = mkdtempSync(join(src.tempDir, 'shipline-kube-'));
       tempPath = join(tempDir, 'config');
       writeFileSync(tempPath, src.content, { mode: 0o600 });
-      load(kc, tempPath, 'the kubeconfig input');
+      merge(merged, doc, tempDir, 'the kubeconfig input');
       origin = 'kubeconfig input';
     } else if (src.path !== undefined && src.path !== '') {
       fileOrThrow(src.path, 'kubeconfig-path');
-      load(kc, src.path, src.path);
+      load(merged, src.path, src.path);
       origin = src.path;
     } else if (src.env.KUBECONFIG) {
       const files = src.env.KUBECONFIG.split(delimiter).filter((f) => f !== '');
@@ -68,15 +91,10 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
           `KUBECONFIG names no existing file (${files.join(', ')})`,
           'set KUBECONFIG to your kubeconfig file, or use the kubeconfig input',
         );
-      load(kc, present[0] as string, present[0] as string);
-      for (const f of present.slice(1)) {
-        const more = new KubeConfig();
-        load(more, f, f);
-        kc.mergeConfig(more);
-      }
+      for (const f of present) load(merged, f, f);
       origin = `KUBECONFIG (${present.join(delimiter)})`;
-    } else if (src.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
-      kc.loadFromCluster();
+    } else if (src.env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
+      inCluster(merged, src.env);
       origin = 'in-cluster service account';
     } else {
       const home = src.env.HOME;
@@ -84,36 +102,51 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
       if (!file || !existsSync(file)) {
         throw new KubeconfigError('no cluster access configured', 'set the kubeconfig input (content, from a secret), kubeconfig-path, or KUBECONFIG');
       }
-      load(kc, file, file);
+      load(merged, file, file);
       origin = file;
     }
-    if (src.context) {
-      if (!kc.getContextObject(src.context)) {
-        const names = kc.getContexts().map((c) => c.name);
-        throw new KubeconfigError(`context ${JSON.stringify(src.context)} is not in the kubeconfig`, `use one of: ${names.join(', ') || '(none defined)'}`);
-      }
-      kc.setCurrentContext(src.context);
+    if (src.context && !merged.contexts.has(src.context)) {
+      throw new KubeconfigError(
+        `context ${JSON.stringify(src.context)} is not in the kubeconfig`,
+        `use one of: ${[...merged.contexts.keys()].join(', ') || '(none defined)'}`,
+      );
     }
-    const current = kc.getCurrentContext();
+    const current = src.context || merged.currentContext;
     if (!current) throw new KubeconfigError('the kubeconfig has no current-context', 'set current-context in the kubeconfig or the context input');
-    const ctx = kc.getContextObject(current);
+    const ctx = merged.contexts.get(current);
     if (!ctx)
       throw new KubeconfigError(`current-context ${JSON.stringify(current)} is not defined in the kubeconfig`, 'fix current-context or set the context input');
-    const cluster = kc.getCurrentCluster();
+    const cluster = typeof ctx.cluster === 'string' ? merged.clusters.get(ctx.cluster) : undefined;
     if (!cluster)
       throw new KubeconfigError(`context ${JSON.stringify(current)} names cluster ${JSON.stringify(ctx.cluster)}, which is not defined`, 'fix the kubeconfig');
+    const serverText = typeof cluster.value.server === 'string' ? cluster.value.server : '';
     let server: URL;
     try {
-      server = new URL(cluster.server);
+      server = new URL(serverText);
     } catch {
       throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)} has no valid server URL`, 'set clusters[].cluster.server to https://host:port');
     }
     if (server.protocol !== 'https:' && server.protocol !== 'http:') {
       throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)} server uses ${server.protocol}`, 'the server must be an http(s) URL');
     }
-    if (ctx.user && !kc.getCurrentUser())
-      throw new KubeconfigError(`context ${JSON.stringify(current)} names user ${JSON.stringify(ctx.user)}, which is not defined`, 'fix the kubeconfig');
-    return { config: kc, server: cluster.server.replace(/\/+$/, ''), context: current, namespace: ctx.namespace, origin, tempPath, close };
+    let user: Entry | undefined;
+    if (typeof ctx.user === 'string' && ctx.user !== '') {
+      user = merged.users.get(ctx.user);
+      if (!user)
+        throw new KubeconfigError(`context ${JSON.stringify(current)} names user ${JSON.stringify(ctx.user)}, which is not defined`, 'fix the kubeconfig');
+    }
+    const namespace = typeof ctx.namespace === 'string' && ctx.namespace !== '' ? ctx.namespace : undefined;
+    return {
+      server: serverText.replace(/\/+$/, ''),
+      context: current,
+      namespace,
+      origin,
+      tempPath,
+      close,
+      cluster,
+      user,
+      users: [...merged.users.values()],
+    };
   } catch (e) {
     close();
     throw e;
@@ -125,8 +158,8 @@ function fileOrThrow(path: string, what: string): void {
   if (!statSync(path).isFile()) throw new KubeconfigError(`${what} ${JSON.stringify(path)} is not a file`, 'give the path of a kubeconfig file');
 }
 
-// Checked before the client library sees it: its own errors may echo parts of the text.
-function checkShape(text: string, what: string): void {
+// YAML errors are summarised, never quoted: the text holds credentials.
+function checkShape(text: string, what: string): Raw {
   let doc: unknown;
   try {
     doc = parse(text);
@@ -138,24 +171,53 @@ function checkShape(text: string, what: string): void {
     throw new KubeconfigError(`${what} defines no clusters`, 'a kubeconfig needs clusters, users and contexts');
   if (!Array.isArray(doc.contexts) || doc.contexts.length === 0)
     throw new KubeconfigError(`${what} defines no contexts`, 'a kubeconfig needs clusters, users and contexts');
+  return doc;
 }
 
-function load(kc: KubeConfig, file: string, what: string): void {
-  if (what !== 'the kubeconfig input') {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new KubeconfigError(`cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`, 'check the path and its permissions');
-    }
-    checkShape(text, what);
-  }
+function load(merged: Merged, file: string, what: string): void {
+  let text: string;
   try {
-    kc.loadFromFile(file);
+    text = readFileSync(file, 'utf8');
   } catch (e) {
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new KubeconfigError(`${what} is not a valid kubeconfig: ${why}`, 'check clusters, users and contexts (names, server, certificate data)');
+    throw new KubeconfigError(`cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`, 'check the path and its permissions');
   }
+  merge(merged, checkShape(text, what), dirname(resolve(file)), what);
+}
+
+/** Adds one file's entries; names already defined by an earlier file keep their first definition. */
+function merge(merged: Merged, doc: Raw, dir: string, what: string): void {
+  const invalid = (why: string) =>
+    new KubeconfigError(`${what} is not a valid kubeconfig: ${why}`, 'check clusters, users and contexts (names, server, certificate data)');
+  const entries = (key: 'clusters' | 'users' | 'contexts', field: 'cluster' | 'user' | 'context'): Array<{ name: string; value: Raw }> => {
+    const list = doc[key] ?? [];
+    if (!Array.isArray(list)) throw invalid(`${key} is not a list`);
+    return list.map((e, i) => {
+      if (!isRecord(e) || typeof e.name !== 'string' || e.name === '') throw invalid(`${key}[${i}] has no name`);
+      const value = e[field] ?? {};
+      if (!isRecord(value)) throw invalid(`${key}[${i}] (${e.name}) has no ${field} mapping`);
+      return { name: e.name, value };
+    });
+  };
+  for (const c of entries('clusters', 'cluster')) if (!merged.clusters.has(c.name)) merged.clusters.set(c.name, { ...c, dir });
+  for (const u of entries('users', 'user')) if (!merged.users.has(u.name)) merged.users.set(u.name, { ...u, dir });
+  for (const c of entries('contexts', 'context')) if (!merged.contexts.has(c.name)) merged.contexts.set(c.name, c.value);
+  const current = doc['current-context'];
+  if (merged.currentContext === undefined && typeof current === 'string' && current !== '') merged.currentContext = current;
+}
+
+/** The pod's service account, as kubectl and client libraries read it inside a cluster. */
+function inCluster(merged: Merged, env: Readonly<Record<string, string | undefined>>): void {
+  const host = env.KUBERNETES_SERVICE_HOST as string;
+  const port = env.KUBERNETES_SERVICE_PORT || '443';
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let namespace: string | undefined;
+  try {
+    namespace = readFileSync(join(SA_DIR, 'namespace'), 'utf8').trim() || undefined;
+  } catch {}
+  merged.clusters.set('in-cluster', { name: 'in-cluster', value: { server, 'certificate-authority': join(SA_DIR, 'ca.crt') }, dir: SA_DIR });
+  merged.users.set('in-cluster', { name: 'in-cluster', value: { tokenFile: join(SA_DIR, 'token') }, dir: SA_DIR });
+  merged.contexts.set('in-cluster', { cluster: 'in-cluster', user: 'in-cluster', ...(namespace ? { namespace } : {}) });
+  merged.currentContext = 'in-cluster';
 }
 
 /** TLS material and headers for requests to the API server (runs exec/OIDC auth plugins). */
@@ -170,16 +232,104 @@ export interface Connection {
 }
 
 export async function connectionOf(access: ClusterAccess): Promise<Connection> {
-  const opts: https.RequestOptions = {};
-  try {
-    await access.config.applyToHTTPSOptions(opts);
-  } catch (e) {
-    throw new KubeconfigError(
-      `cannot authenticate with the kubeconfig user: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+  const { cluster, user } = access;
+  const bad = (what: string, e: unknown) =>
+    new KubeconfigError(
+      `cannot authenticate with the kubeconfig user: ${what}${e instanceof Error ? `: ${e.message.split('\n')[0]}` : ''}`,
       'check the user entry (token, client certificate, exec plugin)',
       { cause: e },
     );
+  if (user && (isRecord(user.value.exec) || isRecord(user.value['auth-provider']))) {
+    try {
+      return await viaClientNode(access);
+    } catch (e) {
+      throw bad(isRecord(user.value.exec) ? 'the exec plugin failed' : 'the auth provider failed', e);
+    }
   }
+  const c: Connection = { server: new URL(access.server), rejectUnauthorized: cluster.value['insecure-skip-tls-verify'] !== true, headers: {} };
+  const tlsName = cluster.value['tls-server-name'];
+  if (typeof tlsName === 'string' && tlsName !== '') c.servername = tlsName;
+  const ca = material(cluster, 'certificate-authority', 'cluster');
+  if (ca) c.ca = ca;
+  if (!user) return c;
+  const cert = material(user, 'client-certificate', 'user');
+  const key = material(user, 'client-key', 'user');
+  if (!cert !== !key) {
+    throw new KubeconfigError(
+      `user ${JSON.stringify(user.name)} has a client ${cert ? 'certificate without a key' : 'key without a certificate'}`,
+      'set both client-certificate(-data) and client-key(-data)',
+    );
+  }
+  if (cert && key) {
+    c.cert = cert;
+    c.key = key;
+  }
+  let token = typeof user.value.token === 'string' && user.value.token !== '' ? user.value.token : undefined;
+  if (!token && typeof user.value.tokenFile === 'string' && user.value.tokenFile !== '') {
+    const file = pathOf(user, user.value.tokenFile);
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw bad(`cannot read tokenFile ${file}`, e);
+    }
+  }
+  if (token) c.headers.Authorization = `Bearer ${token}`;
+  else if (typeof user.value.username === 'string' && typeof user.value.password === 'string') {
+    c.headers.Authorization = `Basic ${Buffer.from(`${user.value.username}:${user.value.password}`).toString('base64')}`;
+  }
+  return c;
+}
+
+function pathOf(e: Entry, p: string): string {
+  return isAbsolute(p) ? p : join(e.dir, p);
+}
+
+/** `<field>-data` (base64) or the file `<field>` names, relative to the kubeconfig's directory. */
+function material(e: Entry, field: string, what: 'cluster' | 'user'): Buffer | undefined {
+  const data = e.value[`${field}-data`];
+  if (typeof data === 'string' && data !== '') {
+    const bytes = Buffer.from(data, 'base64');
+    if (bytes.length === 0 || !/^[A-Za-z0-9+/=\s]+$/.test(data)) {
+      throw new KubeconfigError(`${what} ${JSON.stringify(e.name)} has ${field}-data that is not base64`, `set ${field}-data to the base64 of the PEM file`);
+    }
+    return bytes;
+  }
+  const file = e.value[field];
+  if (typeof file !== 'string' || file === '') return undefined;
+  const full = pathOf(e, file);
+  try {
+    return readFileSync(full);
+  } catch (err) {
+    throw new KubeconfigError(
+      `${what} ${JSON.stringify(e.name)}: cannot read ${field} ${full} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      `check that ${full} exists and is readable, or use ${field}-data`,
+    );
+  }
+}
+
+/** Exec plugins and auth providers: client-node runs them (with absolute paths, from memory). */
+async function viaClientNode(access: ClusterAccess): Promise<Connection> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const abs = (e: Entry, fields: string[]) => {
+    const v: Raw = { ...e.value };
+    for (const f of fields) if (typeof v[f] === 'string' && v[f] !== '') v[f] = pathOf(e, v[f] as string);
+    return v;
+  };
+  const user = access.user as Entry;
+  const kc = new KubeConfig();
+  // JSON is YAML: nothing touches the disk.
+  kc.loadFromString(
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: access.cluster.name, cluster: abs(access.cluster, ['certificate-authority']) }],
+      users: [{ name: user.name, user: abs(user, ['client-certificate', 'client-key', 'tokenFile']) }],
+      contexts: [{ name: access.context, context: { cluster: access.cluster.name, user: user.name } }],
+      'current-context': access.context,
+    }),
+  );
+  const opts: import('node:https').RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
   if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
@@ -191,11 +341,13 @@ export async function connectionOf(access: ClusterAccess): Promise<Connection> {
   return c;
 }
 
-/** Secrets a kubeconfig holds (tokens, keys, passwords) so callers can mask them before any log line. */
+/** Secrets a kubeconfig holds (tokens, keys, passwords, auth-provider tokens) so callers can mask them before any log line. */
 export function secretsOf(access: ClusterAccess): string[] {
   const out: string[] = [];
-  for (const u of access.config.getUsers()) {
-    for (const v of [u.token, u.password, u.keyData]) if (typeof v === 'string' && v.length >= 8) out.push(v);
+  for (const u of access.users) {
+    const provider = u.value['auth-provider'];
+    const providerConfig = isRecord(provider) && isRecord(provider.config) ? Object.values(provider.config) : [];
+    for (const v of [u.value.token, u.value.password, u.value['client-key-data'], ...providerConfig]) if (typeof v === 'string' && v.length >= 8) out.push(v);
   }
   return out;
 }
