@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManifestError, ManifestSourceError } from './errors.ts';
-import { loadManifests, parseManifests, substituteVars } from './manifests.ts';
+import { documentLines, loadManifests, parseFast, parseManifests, substituteVars } from './manifests.ts';
 
 let dir: string;
 const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n`;
@@ -80,6 +80,41 @@ describe('parseManifests', () => {
   ])('%s', (_why, text, msg) => {
     expect(() => parseManifests(text, 'f.yaml')).toThrow(ManifestError);
     expect(() => parseManifests(text, 'f.yaml')).toThrow(msg);
+  });
+  // The fast parser must give exactly what the careful one gives: objects, values and source lines.
+  const corpus: [string, string][] = [
+    ['plain', `${cm('a')}---\n${cm('b')}`],
+    ['leading marker, comments and blank lines', `# header\n\n---\n# about a\n\n${cm('a')}\n---   # next\n${cm('b')}`],
+    [
+      'content on the marker line',
+      `--- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n--- ${JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } })}\n`,
+    ],
+    ['document end markers and empty documents', `---\n---\n${cm('a')}...\n---\n...\n${cm('b')}---\n`],
+    ['CRLF line ends', `${cm('a')}---\n${cm('b')}`.replaceAll('\n', '\r\n')],
+    [
+      'scalars the two YAML versions read differently',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata: {a: yes, b: on, c: "0755", d: 2024-01-01, e: ~, f: 0o17, g: 1e3, h: .inf, i: "<<"}\n',
+    ],
+    [
+      'block scalars with marker-like text inside',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\ndata:\n  script: |\n    # not a comment\n    echo ---\n     ---\n',
+    ],
+    ['a List', `apiVersion: v1\nkind: List\nitems:\n- ${JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } })}\n`],
+    ['directives', `%YAML 1.2\n---\n${cm('a')}`],
+    ['JSON', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'j' }, data: { n: '1' } }, null, 2)],
+    ['anchors (careful parser only)', 'apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: a}\ndata: {x: *m}\n'],
+  ];
+  it.each(corpus)('fast and careful parsers agree: %s', (why, text) => {
+    const careful = parseManifests(text, 'f.yaml', { careful: true });
+    expect(careful.length).toBeGreaterThan(0);
+    expect(parseManifests(text, 'f.yaml')).toEqual(careful);
+    // Every case but the anchored one really took the fast path.
+    expect(parseFast(text, 'f.yaml') === undefined).toBe(why.startsWith('anchors'));
+  });
+  it('numbers documents from the line their content starts on', () => {
+    expect(documentLines(`${cm('a')}---\n# c\n\n${cm('b')}`)).toEqual([1, 8]);
+    expect(documentLines('---\n---\n--- {a: 1}\n...\nb: 2\n')).toEqual([2, 3, 3, 5]);
+    expect(documentLines('')).toEqual([]);
   });
   it('reports the line of the failing document', () => {
     expect(() => parseManifests(`${cm('ok')}---\n\napiVersion: v1\nmetadata: {name: x}\n`, 'f.yaml')).toThrow(/^f\.yaml:7: kind is missing/);

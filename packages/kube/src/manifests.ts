@@ -2,6 +2,7 @@
 // with declared `${KEY}` variables replaced before parsing.
 import { existsSync, globSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { ManifestError, ManifestSourceError } from './errors.ts';
 import { isRecord, type KubeObject } from './object.ts';
@@ -125,8 +126,72 @@ export function substituteVars(text: string, vars: Readonly<Record<string, strin
   return text.replace(VAR, (whole, key: string) => (Object.hasOwn(vars, key) ? (vars[key] as string) : whole));
 }
 
-/** Parses multi-document YAML (JSON is YAML too) into objects; `List` kinds are flattened. */
-export function parseManifests(text: string, label: string): Manifest[] {
+/**
+ * Parses multi-document YAML (JSON is YAML too) into objects; `List` kinds are flattened.
+ *
+ * Well-formed files take a fast parser (js-yaml with the YAML 1.2 core schema, which resolves
+ * scalars as the careful one does: no timestamps, `yes`/`on` stay strings); anything it cannot
+ * take as is (a syntax error, duplicate keys, anchors, an invalid object) goes through the careful
+ * parser, whose positions make the error message. Both give the same objects and source lines.
+ */
+export function parseManifests(text: string, label: string, options: { careful?: boolean } = {}): Manifest[] {
+  return (options.careful ? undefined : parseFast(text, label)) ?? parseCareful(text, label);
+}
+
+// Anchors are left to the careful parser, which bounds alias expansion.
+const ANCHOR = /(^|[\s[{,:-])&[^\s]/m;
+
+/** The fast path alone: undefined when the text needs the careful parser. */
+export function parseFast(text: string, label: string): Manifest[] | undefined {
+  if (ANCHOR.test(text)) return undefined;
+  try {
+    const docs: unknown[] = [];
+    loadAll(text, (d) => docs.push(d), { schema: CORE_SCHEMA });
+    const lines = documentLines(text);
+    if (lines.length !== docs.length) return undefined;
+    const out: Manifest[] = [];
+    docs.forEach((value, i) => {
+      if (value === null || value === undefined) return;
+      out.push(...toObjects(value, `${label}:${lines[i]}`));
+    });
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The line where each document's content starts (1-based), as the careful parser numbers sources:
+ * the first line after a `---` (or on it, after the marker) that is not blank or a comment.
+ */
+export function documentLines(text: string): number[] {
+  const out: number[] = [];
+  // The open document and the line its content starts on, once seen.
+  let open: { line: number | undefined } | undefined;
+  const lines = text.split('\n');
+  const blank = /^\s*(#.*)?$/;
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    const n = i + 1;
+    if (/^---(\s|$)/.test(line)) {
+      if (open) out.push(open.line ?? n);
+      open = { line: blank.test(line.slice(3)) ? undefined : n };
+      return;
+    }
+    if (/^\.\.\.(\s|$)/.test(line)) {
+      if (open) out.push(open.line ?? n);
+      open = undefined;
+      return;
+    }
+    if (blank.test(line) || (!open && line.startsWith('%'))) return;
+    open ??= { line: undefined };
+    open.line ??= n;
+  });
+  if (open) out.push((open as { line: number | undefined }).line ?? lines.length);
+  return out;
+}
+
+function parseCareful(text: string, label: string): Manifest[] {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(docs)) {
