@@ -1,18 +1,38 @@
 // Applying 200 objects (ConfigMaps, Secrets, Services, Deployments at 0 replicas) to an empty
 // namespace: the k8s-deploy bundle vs `kubectl apply --server-side`, each a fresh process, rounds
-// interleaved, median reported; then the same again with nothing to change. Needs the stack
-// (`eval "$(node test/stack/stack.ts env)"`). Not a test: nothing here asserts a time.
+// interleaved, median reported; then the same again with nothing to change. Brings the stack up
+// first. Before each timed run the machine is let settle (the controllers react to every applied
+// Deployment and Service for a while, which would otherwise slow whoever runs next).
+// Not a test: nothing here asserts a time.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { up, withStackEnv } from '../test/stack/lib/stack.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const rounds = Number(process.env.BENCH_RUNS ?? 3);
+const rounds = Number(process.env.BENCH_RUNS ?? 7);
 const objects = Number(process.env.BENCH_OBJECTS ?? 200);
-if (!process.env.KUBECONFIG) {
-  console.error('apply: KUBECONFIG is not set; run `eval "$(node test/stack/stack.ts env)"` first');
-  process.exit(2);
+await up();
+Object.assign(process.env, withStackEnv());
+
+/** Busy share of all CPUs over `ms`, from /proc/stat. */
+async function busy(ms: number): Promise<number> {
+  const read = () => {
+    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total);
+}
+
+/** Waits (at most 20 s) until the machine is below 15% busy for half a second. */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && (await busy(500)) > 0.15) {}
 }
 
 function manifests(dir: string): void {
@@ -33,7 +53,8 @@ function manifests(dir: string): void {
   for (let f = 0; f < 10; f++) writeFileSync(join(dir, `part-${f}.yaml`), docs.filter((_, i) => i % 10 === f).join('---\n'));
 }
 
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  await settle();
   const t = performance.now();
   const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   const ms = performance.now() - t;
@@ -42,6 +63,7 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 const kubectl = (args: string[]) => spawnSync('kubectl', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+const span = (xs: number[]) => `${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)} s`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const work = mkdtempSync(join(tmpdir(), 'shipline-bench-apply-'));
@@ -70,23 +92,24 @@ try {
     const theirsRun = () => timed('kubectl', ['apply', '--server-side', '--field-manager', 'bench', '-n', theirs, '-f', dir], process.env);
     // Alternate who goes first, so warm caches favour neither.
     if (round % 2 === 0) {
-      results.create.kubectl.push(theirsRun());
-      results.create.ours.push(oursRun());
+      results.create.kubectl.push(await theirsRun());
+      results.create.ours.push(await oursRun());
     } else {
-      results.create.ours.push(oursRun());
-      results.create.kubectl.push(theirsRun());
+      results.create.ours.push(await oursRun());
+      results.create.kubectl.push(await theirsRun());
     }
-    results.unchanged.kubectl.push(theirsRun());
-    results.unchanged.ours.push(oursRun());
+    results.unchanged.kubectl.push(await theirsRun());
+    results.unchanged.ours.push(await oursRun());
   }
   for (const [what, r] of Object.entries(results)) {
     const a = median(r.ours);
     const b = median(r.kubectl);
     console.log(
-      `apply/${objects}-objects-${what}: ratio=${(a / b).toFixed(2)} (shipline ${(a / 1000).toFixed(3)} s, other ${(b / 1000).toFixed(3)} s) median of ${rounds}, kubectl apply --server-side`,
+      `apply/${objects}-objects-${what}: ratio=${(a / b).toFixed(2)} (shipline ${(a / 1000).toFixed(3)} s, other ${(b / 1000).toFixed(3)} s) median of ${rounds} (shipline ${span(r.ours)}, kubectl ${span(r.kubectl)}), kubectl apply --server-side`,
     );
   }
 } finally {
-  for (const ns of created) kubectl(['delete', 'namespace', ns, '--wait=false']);
+  // Wait for the deletions, so that a bench run right after this one starts on a quiet cluster.
+  if (created.length) kubectl(['delete', 'namespace', ...created, '--wait=true', '--timeout=120s']);
   rmSync(work, { recursive: true, force: true });
 }

@@ -176,14 +176,19 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   // 3. Server-side dry-run of everything the server can check now.
   const dryRunAll = async (list: Item[]) => {
     const failures: ApplyError['failures'] = [];
-    const listed = await liveByList(client, list, conc);
+    // The lists run alongside the dry-runs; each object waits for its list only for the live copy.
+    const listing = liveByList(client, list, conc);
+    listing.catch(() => {});
     await pool(list, conc, async (it) => {
       const r = it.resource as Resource;
       const key = `${r.apiVersion}|${r.name}|${it.object.metadata.namespace ?? ''}`;
+      const name = it.object.metadata.name as string;
       try {
-        const known = listed.get(key);
         const [live, dry] = await Promise.all([
-          known ? known.get(it.object.metadata.name as string) : client.get(r, it.object.metadata.namespace, it.object.metadata.name as string),
+          listing.then((listed) => {
+            const known = listed.get(key);
+            return known ? known.get(name) : client.get(r, it.object.metadata.namespace, name);
+          }),
           client.apply(r, it.object, { fieldManager, force: opts.force, dryRun: true }),
         ]);
         it.live = live;
@@ -193,6 +198,8 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
         failures.push(failureOf(it, e));
       }
     });
+    // A list that failed for other reasons than permission ends the run as it would have alone.
+    await listing;
     return failures;
   };
   const checkable = items.filter((i) => !i.waitsFor);
