@@ -1,15 +1,19 @@
-// Side-by-side: push a ~200 MB, 6-layer image from the docker image store with @shipline/oci
-// vs `docker push` vs `skopeo copy docker-daemon:`. Usage (DOCKER_HOST must point at dockerd):
+// Side-by-side, in one run: push a ~200 MB, 6-layer image from the docker image store with
+// @shipline/oci (read from the store, and through the export) vs `docker push` vs `skopeo copy
+// docker-daemon:`, and the same layers from an OCI layout. Usage (DOCKER_HOST must point at dockerd):
 //   node packages/oci/src/testing/bench-docker.ts <registry> [compression]
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import path from 'node:path';
 import { parseCompression } from '../compress.ts';
 import { dockerEndpoint, dockerImageSource } from '../docker-engine.ts';
+import { ociLayoutSource } from '../layout.ts';
 import { pushImage } from '../push.ts';
 import { makeDockerSave } from './docker-save-fixture.ts';
+import { makeOciLayout } from './layout-fixture.ts';
+import { benchLayers } from './real-layers.ts';
 
 const registry = process.argv[2] ?? '127.0.0.1:5055';
 const compression = parseCompression(process.argv[3] ?? 'gzip:1');
@@ -44,19 +48,10 @@ async function time(f: () => Promise<unknown>): Promise<number> {
 
 const id = Date.now().toString(36);
 const tag = `shipline-bench/push-${id}:1`;
-// REAL_DIRS=dir1:dir2:… makes one layer per directory of real files; default random data.
-const realDirs = process.env.REAL_DIRS?.split(':').filter(Boolean);
-// Each layer carries a file unique to this run: docker remembers which registry has which of
-// its layers, and would otherwise mount the layers of an earlier run instead of pushing.
-const marker = mkdtempSync(join(tmpdir(), 'bench-marker-'));
-writeFileSync(join(marker, `.bench-${id}`), id);
-const layers = realDirs
-  ? realDirs.map((d) => execFileSync('tar', ['-cf', '-', '-C', d, '.', '-C', marker, `.bench-${id}`], { maxBuffer: 1024 * MB }))
-  : [60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB];
-rmSync(marker, { recursive: true });
+const { layers, real } = benchLayers(id);
 const fx = makeDockerSave(layers, 'legacy', { repoTag: tag });
 console.log(
-  `image: ${layers.length} layers, ${(fx.layerTars.reduce((a, t) => a + t.length, 0) / MB).toFixed(0)} MiB uncompressed, ${realDirs ? 'real files' : 'random data'}`,
+  `image: ${layers.length} layers, ${(fx.layerTars.reduce((a, t) => a + t.length, 0) / MB).toFixed(0)} MiB uncompressed, ${real ? 'real files' : 'random data'}`,
 );
 await engine('POST', '/images/load?quiet=1', fx.tar);
 const dockerRef = `${registry}/bench/docker-${id}:1`;
@@ -85,7 +80,19 @@ try {
   const viaExport = await time(async () =>
     pushImage({ source: await dockerImageSource({ image: tag, compression, read: 'export' }), destinations: [`${registry}/bench/shipline-export-${id}:1`] }),
   );
+  // The same layers as docker-build's OCI layout output would hold them (already compressed).
+  const layoutDir = await mkdtemp(path.join(tmpdir(), 'bench-layout-'));
+  let fromLayout: number;
+  try {
+    const fxl = await makeOciLayout(path.join(layoutDir, 'layout'), [{ layers: fx.layerTars }]);
+    fromLayout = await time(async () => pushImage({ source: await ociLayoutSource(fxl.dir), destinations: [`${registry}/bench/layout-${id}:1`] }));
+  } finally {
+    await rm(layoutDir, { recursive: true, force: true });
+  }
   console.log(`docker save alone: ${save.toFixed(2)} s`);
+  console.log(
+    `push-oci-layout-vs-docker-push: ratio=${(fromLayout / docker).toFixed(2)} (shipline from an OCI layout ${fromLayout.toFixed(2)} s, other ${docker.toFixed(2)} s)`,
+  );
   console.log(`shipline read the image by: ${how.join('; ')}`);
   console.log(
     `push-docker-store-export-cold: ratio=${(viaExport / docker).toFixed(2)} (shipline docker-read=export ${viaExport.toFixed(2)} s, other ${docker.toFixed(2)} s)`,

@@ -2,13 +2,14 @@
 // then a warm re-push, then two registries at once. Usage:
 //   node packages/oci/src/testing/bench-push.ts <registry> [second-registry]
 // Prints `name: ratio=… (shipline … s, other … s)` lines.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ociLayoutSource } from '../layout.ts';
 import { pushImage } from '../push.ts';
 import { makeOciLayout } from './layout-fixture.ts';
+import { benchLayers } from './real-layers.ts';
 
 const registry = process.argv[2] ?? '127.0.0.1:5055';
 const second = process.argv[3];
@@ -26,14 +27,10 @@ async function time<T>(f: () => Promise<T>): Promise<[T, number]> {
 
 const work = await mkdtemp(path.join(tmpdir(), 'oci-bench-'));
 try {
-  // REAL_DIRS=dir1:dir2:… makes one layer per directory of real files; default random data.
-  const realDirs = process.env.REAL_DIRS?.split(':').filter(Boolean);
-  const layers = realDirs
-    ? realDirs.map((d) => execFileSync('tar', ['-C', d, '-cf', '-', '.'], { maxBuffer: 1024 * MB }))
-    : [60 * MB, 50 * MB, 40 * MB, 30 * MB, 15 * MB, 5 * MB];
-  const fx = await makeOciLayout(path.join(work, 'layout'), [{ layers }]);
-  console.log(`layout: ${layers.length} layers, ${realDirs ? 'real files' : 'random data'}`);
   const run = Date.now().toString(36);
+  const { layers, real } = benchLayers(run);
+  const fx = await makeOciLayout(path.join(work, 'layout'), [{ layers }]);
+  console.log(`layout: ${layers.length} layers, ${real ? 'real files' : 'random data'}`);
   const [res, ours] = await time(async () => pushImage({ source: await ociLayoutSource(fx.dir), destinations: [`${registry}/bench/shipline-${run}:1`] }));
   const [, theirs] = await time(() => skopeo(['copy', '--dest-tls-verify=false', `oci:${fx.dir}`, `docker://${registry}/bench/skopeo-${run}:1`]));
   console.log(
