@@ -92,6 +92,16 @@ describe('buildArgs', () => {
     expect(warm[warm.indexOf('--cache-from') + 1]).toBe('type=local,src=/c');
   });
 
+  it('import-only builds leave out --cache-to; a cache-only pass writes no image', () => {
+    const importOnly = buildArgs({ ...base, cache: { type: 'local', src: '/c', dest: '/c' }, cacheExport: false });
+    expect(importOnly).toContain('--cache-from');
+    expect(importOnly).not.toContain('--cache-to');
+    const exportOnly = buildArgs({ ...base, ociLayout: '/out/layout', cache: { type: 'local', src: '/c', dest: '/c' }, cacheOnly: true });
+    expect(exportOnly[exportOnly.indexOf('--cache-to') + 1]).toBe('type=local,dest=/c,mode=max');
+    expect(exportOnly.filter((_x, i) => exportOnly[i - 1] === '--output')).toEqual(['type=cacheonly']);
+    expect(exportOnly.at(-1)).toBe(base.context);
+  });
+
   it('registry cache: same ref both ways, insecure only for loopback', () => {
     const a = buildArgs({ ...base, cache: { type: 'registry', ref: '127.0.0.1:5000/c:cache', insecure: true } });
     expect(a[a.indexOf('--cache-from') + 1]).toBe('type=registry,ref=127.0.0.1:5000/c:cache,registry.insecure=true');

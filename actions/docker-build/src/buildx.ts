@@ -21,6 +21,10 @@ export interface BuildOptions {
   platforms: readonly string[];
   builder: string | undefined;
   cache: CacheSpec;
+  /** False: import the cache only (its export comes later, if at all). Default true. */
+  cacheExport?: boolean;
+  /** Export the cache and nothing else (`--output type=cacheonly`): no image is loaded or written. */
+  cacheOnly?: boolean;
   load: boolean;
   ociLayout: string | undefined;
   metadataFile: string;
@@ -70,18 +74,24 @@ export function buildArgs(o: BuildOptions): string[] {
           ['src', c.src],
         ]),
       );
-    a.push(
-      '--cache-to',
-      kv([
-        ['type', 'local'],
-        ['dest', c.dest],
-        ['mode', 'max'],
-      ]),
-    );
+    if (o.cacheExport !== false)
+      a.push(
+        '--cache-to',
+        kv([
+          ['type', 'local'],
+          ['dest', c.dest],
+          ['mode', 'max'],
+        ]),
+      );
   } else if (c.type === 'registry') {
     const insecure: [string, string][] = c.insecure ? [['registry.insecure', 'true']] : [];
     a.push('--cache-from', kv([['type', 'registry'], ['ref', c.ref], ...insecure]));
-    a.push('--cache-to', kv([['type', 'registry'], ['ref', c.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ...insecure]));
+    if (o.cacheExport !== false)
+      a.push('--cache-to', kv([['type', 'registry'], ['ref', c.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ...insecure]));
+  }
+  if (o.cacheOnly) {
+    a.push('--output', 'type=cacheonly', o.context);
+    return a;
   }
   if (o.load) a.push('--output', 'type=docker');
   if (o.ociLayout)
@@ -213,6 +223,15 @@ export class Buildx {
 
   async create(name: string, image: string): Promise<void> {
     await this.run(createArgs(name, image), 'create a builder');
+  }
+
+  /**
+   * Whether the builder holds any build records (`buildx du`): a pruned or new builder holds none,
+   * so every step it reports cached came from the imported cache. Unknown counts as yes.
+   */
+  async hasRecords(name: string): Promise<boolean> {
+    const r = await this.exec(this.docker, ['buildx', 'du', '--builder', name, '--format', 'json']);
+    return r.code !== 0 || r.stdout.trim() !== '';
   }
 
   async imageExists(ref: string): Promise<boolean> {

@@ -25,6 +25,8 @@ interface Fake {
   /** Seen while the build ran: the secret files and their content. */
   secretsSeen: string[];
   cachedSteps: boolean;
+  /** What `buildx du` finds in the builder. */
+  records: boolean;
 }
 
 function fakeDocker(f: Fake): Exec {
@@ -40,6 +42,7 @@ function fakeDocker(f: Fake): Exec {
       if (f.builders.has(name)) return ok(container(name));
       return { code: 1, stdout: '', stderr: `ERROR: no builder "${name}" found`, notFound: false, timedOut: false };
     }
+    if (a === 'buildx' && b === 'du') return ok(f.records ? '{"ID":"r1","Size":1024}\n' : '');
     if (a === 'buildx' && b === 'create') {
       f.builders.add(args[args.indexOf('--name') + 1] as string);
       return ok('shipline\n');
@@ -81,8 +84,18 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function harness(raw: Record<string, string>, opts: { env?: Record<string, string>; cache?: ActionsCache; builders?: string[]; cachedSteps?: boolean } = {}) {
-  const f: Fake = { calls: [], builders: new Set(opts.builders ?? []), current: 'default', secretsSeen: [], cachedSteps: opts.cachedSteps ?? false };
+function harness(
+  raw: Record<string, string>,
+  opts: { env?: Record<string, string>; cache?: ActionsCache; builders?: string[]; cachedSteps?: boolean; records?: boolean } = {},
+) {
+  const f: Fake = {
+    calls: [],
+    builders: new Set(opts.builders ?? []),
+    current: 'default',
+    secretsSeen: [],
+    cachedSteps: opts.cachedSteps ?? false,
+    records: opts.records ?? false,
+  };
   const host = new MemoryHost();
   const notices: string[] = [];
   const inputs = parseInputs(schema, (n) => ({ context: ctxDir, ...raw })[n]);
@@ -107,6 +120,7 @@ function harness(raw: Record<string, string>, opts: { env?: Record<string, strin
 }
 
 const buildCall = (f: Fake) => f.calls.find((c) => c[1] === 'build') as string[];
+const buildCalls = (f: Fake) => f.calls.filter((c) => c[1] === 'build');
 const after = (args: string[], flag: string) => args.flatMap((x, i) => (args[i - 1] === flag ? [x] : []));
 
 describe('run', () => {
@@ -141,6 +155,39 @@ describe('run', () => {
     expect(again.f.calls.some((c) => c[1] === 'create')).toBe(false);
     expect(after(buildCall(again.f), '--cache-from')).toEqual([`type=local,src=${join(dir, 'cache')}`]);
     expect(r2.cache.hit).toBe(true);
+  });
+
+  describe('a local cache imported into an empty builder is exported only when the build added to it', () => {
+    const warm = async (o: { cachedSteps: boolean; records?: boolean }) => {
+      const cacheDir = join(dir, 'cache');
+      await harness({ cache: 'local', 'cache-dir': cacheDir }).go();
+      const h = harness({ cache: 'local', 'cache-dir': cacheDir }, { builders: ['shipline'], ...o });
+      return { h, r: await h.go(), cacheDir };
+    };
+    it('every step from the cache: one build, nothing exported', async () => {
+      const { h, r, cacheDir } = await warm({ cachedSteps: true });
+      expect(buildCalls(h.f)).toHaveLength(1);
+      expect(after(buildCall(h.f), '--cache-from')).toEqual([`type=local,src=${cacheDir}`]);
+      expect(after(buildCall(h.f), '--cache-to')).toEqual([]);
+      expect(after(buildCall(h.f), '--output')).toEqual(['type=docker']);
+      expect(h.host.log.join('')).toContain('every step came from the imported cache, so it already holds this build: not exported again');
+      expect(r.cache).toMatchObject({ hit: true, steps: 1, cachedSteps: 1 });
+    });
+    it('a step built: a second, cache-only pass exports the cache', async () => {
+      const { h, cacheDir } = await warm({ cachedSteps: false });
+      const [first, second] = buildCalls(h.f) as [string[], string[]];
+      expect(buildCalls(h.f)).toHaveLength(2);
+      expect(after(first, '--cache-to')).toEqual([]);
+      expect(after(first, '--output')).toEqual(['type=docker']);
+      expect(after(second, '--output')).toEqual(['type=cacheonly']);
+      expect(after(second, '--cache-to')).toEqual([`type=local,dest=${cacheDir},mode=max`]);
+      expect(after(second, '--cache-from')).toEqual([`type=local,src=${cacheDir}`]);
+    });
+    it('a builder that holds records of its own exports in the same pass', async () => {
+      const { h, cacheDir } = await warm({ cachedSteps: true, records: true });
+      expect(buildCalls(h.f)).toHaveLength(1);
+      expect(after(buildCall(h.f), '--cache-to')).toEqual([`type=local,dest=${cacheDir},mode=max`]);
+    });
   });
 
   it('refuses a named docker-driver builder for a cache export', async () => {

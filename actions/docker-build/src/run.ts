@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ActionFailure, type Log, UserError } from '@shipline/kit';
-import { type BuilderInfo, type Buildx, BuildxError, type CacheSpec, lastLines, needsContainerDriver, unsupportedPlatforms } from './buildx.ts';
+import {
+  type BuilderInfo,
+  type BuildOptions,
+  type Buildx,
+  BuildxError,
+  type CacheSpec,
+  lastLines,
+  needsContainerDriver,
+  unsupportedPlatforms,
+} from './buildx.ts';
 import { type ActionsCache, actionsCacheConfigured, actionsKeys, chooseMode, localCacheSpec, type ModeChoice, registryCacheSpec, saveKey } from './cache.ts';
 import { type Env, readCiContext } from './ci-context.ts';
 import type { Inputs } from './inputs.ts';
@@ -121,28 +130,27 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
       rmSync(layout, { recursive: true, force: true });
       mkdirSync(join(layout, '..'), { recursive: true });
     }
+    const options: BuildOptions = {
+      context: inputs.context,
+      file: inputs.file,
+      target: inputs.target,
+      buildArgs: inputs['build-args'],
+      secretFiles: secrets.files,
+      labels,
+      annotations: inputs.annotations,
+      tags,
+      noCache: inputs['no-cache'],
+      pull: inputs.pull,
+      platforms: inputs.platforms,
+      builder: builder.name,
+      cache: cache.spec,
+      load: inputs.load,
+      ociLayout: layout,
+      metadataFile,
+    };
+    const deferExport = await deferCacheExport(options, inputs, builder, deps);
     const r = await log.group(`Build ${inputs.context}${inputs.platforms.length ? ` for ${inputs.platforms.join(', ')}` : ''}`, () =>
-      deps.buildx.build(
-        {
-          context: inputs.context,
-          file: inputs.file,
-          target: inputs.target,
-          buildArgs: inputs['build-args'],
-          secretFiles: secrets.files,
-          labels,
-          annotations: inputs.annotations,
-          tags,
-          noCache: inputs['no-cache'],
-          pull: inputs.pull,
-          platforms: inputs.platforms,
-          builder: builder.name,
-          cache: cache.spec,
-          load: inputs.load,
-          ociLayout: layout,
-          metadataFile,
-        },
-        (line) => progress.line(line),
-      ),
+      deps.buildx.build({ ...options, cacheExport: !deferExport }, (line) => progress.line(line)),
     );
     if (r.notFound) throw new ActionFailure('docker is not installed');
     if (r.code !== 0) {
@@ -152,6 +160,21 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
       buildxMeta = JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<string, unknown>;
     } catch {
       log.warning('buildx wrote no metadata file; digest and image-id may be empty');
+    }
+    if (deferExport) {
+      const pass = cacheStats(progress.steps());
+      if (pass.steps > 0 && pass.cached === pass.steps) {
+        log.info('every step came from the imported cache, so it already holds this build: not exported again');
+      } else {
+        await log.group('Cache export', async () => {
+          // Every step is in the builder now: this pass only writes the cache.
+          const exportProgress = new ProgressReader((line) => log.info(line));
+          const e = await deps.buildx.build({ ...options, cacheOnly: true, metadataFile: join(work, 'cache-metadata.json') }, (line) =>
+            exportProgress.line(line),
+          );
+          if (e.code !== 0) log.warning(`the cache could not be exported (the image is built): ${lastLines(e.stderr || exportProgress.otherLines.join('\n'))}`);
+        });
+      }
     }
   } finally {
     secrets.remove();
@@ -200,6 +223,19 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
     durationMs: Math.round(performance.now() - started),
     buildx: buildxMeta,
   };
+}
+
+/**
+ * A local cache dir is read lazily: exporting it again makes the builder fetch every blob it did
+ * not need for the image back from the runner (~3 s for a Node service), only to find each one
+ * already there. So with a cache to import into an empty builder, the build runs without the
+ * export; when every step came from that cache the cache is complete as it is, and otherwise a
+ * second, cache-only pass exports it (from the builder, where everything now is). A builder that
+ * already held records could have served steps the cache lacks: it exports in the same pass.
+ */
+async function deferCacheExport(options: BuildOptions, inputs: Inputs, builder: BuilderInfo, deps: Deps): Promise<boolean> {
+  if (options.cache.type !== 'local' || !options.cache.src || inputs['no-cache'] || builder.driver === 'docker') return false;
+  return !(await deps.buildx.hasRecords(builder.name));
 }
 
 function hostPlatform(deps: Deps): string {

@@ -5,7 +5,7 @@
 // action creates (`shipline`, from the stack's local buildkit image).
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOciLayout } from '@shipline/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,24 @@ describe('docker-build on the local stack', () => {
     expect(meta(warm).cache.steps).toBeGreaterThanOrEqual(8);
     expect(warm.stdout).not.toMatch(/installed typescript/);
     expect(docker(['run', '--rm', '--entrypoint', 'node', tag, 'dist/server.js', '--print-config'])).toContain('service: orders');
+    // Nothing new: the imported cache already holds the build and is not exported again.
+    expect(warm.stdout).toContain('every step came from the imported cache');
+    expect(warm.stdout).not.toContain('::group::Cache export');
+
+    // A source change on a fresh runner: dependencies from the cache, the compile step rebuilt, and
+    // the cache exported by a second, cache-only pass, so the next fresh runner hits every step.
+    appendFileSync(join(ctx, 'src', 'server.ts'), '\nexport const rebuilt = true;\n');
+    pruneBuilder(BUILDER);
+    const changed = await build(inputs, github(commit));
+    ok(changed);
+    expect(changed.outputs['cache-hit']).toBe('false');
+    expect(changed.stdout).not.toMatch(/installed typescript/);
+    expect(changed.stdout).toContain('::group::Cache export');
+    expect(changed.stdout).not.toMatch(/::warning::the cache could not be exported/);
+    pruneBuilder(BUILDER);
+    const after = await build(inputs, github(commit));
+    ok(after);
+    expect(after.outputs['cache-hit']).toBe('true');
   });
 
   it('keeps build secrets out of image history, layers, labels and logs', async () => {
