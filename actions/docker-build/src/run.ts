@@ -116,6 +116,12 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
   const choice = chooseMode(inputs.cache, { actionsAvailable: actionsCacheConfigured(deps.env), cacheRef: inputs['cache-ref'], cacheDir: inputs['cache-dir'] });
   if (choice.notice) deps.notice(choice.notice);
   const builder = await log.group('Builder', () => pickBuilder(inputs, choice, deps, buildxVersion));
+  // Asked while the cache is prepared (restored, in actions mode): see deferCacheExport.
+  const holdsRecords =
+    (choice.mode === 'local' || choice.mode === 'actions') && builder.driver !== 'docker' && !inputs['no-cache']
+      ? deps.buildx.hasRecords(builder.name)
+      : undefined;
+  holdsRecords?.catch(() => {});
 
   const cache = await log.group('Cache', () => prepareCache(inputs, choice, deps));
   const secrets = writeSecretFiles(inputs.secrets, deps.tmpDir);
@@ -148,7 +154,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
       ociLayout: layout,
       metadataFile,
     };
-    const deferExport = await deferCacheExport(options, inputs, builder, deps);
+    const deferExport = await deferCacheExport(options, holdsRecords);
     const r = await log.group(`Build ${inputs.context}${inputs.platforms.length ? ` for ${inputs.platforms.join(', ')}` : ''}`, () =>
       deps.buildx.build({ ...options, cacheExport: !deferExport }, (line) => progress.line(line)),
     );
@@ -233,9 +239,9 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
  * second, cache-only pass exports it (from the builder, where everything now is). A builder that
  * already held records could have served steps the cache lacks: it exports in the same pass.
  */
-async function deferCacheExport(options: BuildOptions, inputs: Inputs, builder: BuilderInfo, deps: Deps): Promise<boolean> {
-  if (options.cache.type !== 'local' || !options.cache.src || inputs['no-cache'] || builder.driver === 'docker') return false;
-  return !(await deps.buildx.hasRecords(builder.name));
+async function deferCacheExport(options: BuildOptions, holdsRecords: Promise<boolean> | undefined): Promise<boolean> {
+  if (options.cache.type !== 'local' || !options.cache.src || !holdsRecords) return false;
+  return !(await holdsRecords.catch(() => true));
 }
 
 function hostPlatform(deps: Deps): string {

@@ -2,6 +2,7 @@
 // setup both call these).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { managedBuilderName } from '../../../actions/docker-build/src/run.ts';
 import { apiGet, type Component, components, ensureRunning } from './components.ts';
 import { CFG, registryPassword, writeConfigs } from './config.ts';
 import { ensureImages } from './images.ts';
@@ -110,6 +111,13 @@ export async function down(log: Log = defaultLog): Promise<void> {
 
 /** `down`, then unmount what the kubelet and containerd left and remove .stack (not the Go caches or dockerd's images). */
 export async function clean(log: Log = defaultLog): Promise<void> {
+  // dockerd's data root is the machine's (/var/lib/docker): the buildx builder docker-build made
+  // for this stack's socket would otherwise outlive the stack there, and restart with every dockerd.
+  if (alivePid('dockerd') !== undefined) {
+    const builder = managedBuilderName(`unix://${DOCKER_SOCK}`);
+    const r = await run('docker', ['buildx', 'rm', '--force', builder], { allowFail: true, env: withStackEnv() });
+    if (r.code === 0) log(`removed buildx builder ${builder}`);
+  }
   await down(log);
   await unmountStackMounts(log);
   // Never recurse into a live mount: a pod's hostPath volume would take host files with it.
