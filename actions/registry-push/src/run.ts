@@ -54,6 +54,7 @@ async function openSource(i: Inputs, deps: Deps): Promise<ImageSource> {
       manifestFormat: i['manifest-format'],
       read: i['docker-read'],
       log: (line) => deps.log.info(line),
+      warn: (line) => deps.log.warning(line),
     });
   } catch (e) {
     throw asUserError(e, i['oci-layout'] !== undefined ? 'oci-layout' : 'image');

@@ -117,6 +117,8 @@ export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'ex
   read?: 'auto' | 'export';
   /** Told which way the image is read, and why the direct way was not taken. */
   log?: (line: string) => void;
+  /** Told when the store was readable but did not rebuild the image (the export is used instead). */
+  warn?: (line: string) => void;
   /**
    * Directory where the manifest made for an image ID is remembered, so pushing the same image
    * again (from a fresh process) skips the export when the registry has every blob.
@@ -131,7 +133,7 @@ export interface DockerImageSourceOptions extends Omit<DockerArchiveOptions, 'ex
 export async function dockerImageSource(options: DockerImageSourceOptions): Promise<ImageSource & { imageId: string }> {
   const ep = dockerEndpoint(options.dockerHost);
   const info = await inspectDockerImage(ep, options.image);
-  const { image: _i, dockerHost: _d, cacheDir, read = 'auto', log, ...archive } = options;
+  const { image: _i, dockerHost: _d, cacheDir, read = 'auto', log, warn, ...archive } = options;
   const settings = [archive.compression ?? DEFAULT_COMPRESSION, archive.manifestFormat ?? 'oci', archive.blockSize ?? DEFAULT_BLOCK_SIZE];
   const layerCache = cacheDir !== undefined ? fileLayerCache(cacheDir, settings) : undefined;
   const description = `docker:${options.image}`;
@@ -154,7 +156,7 @@ export async function dockerImageSource(options: DockerImageSourceOptions): Prom
         description,
         fallback: exported,
         ...(layerCache ? { layerCache } : {}),
-        ...(log ? { log } : {}),
+        ...(warn ? { warn } : {}),
       });
     }
   }

@@ -136,7 +136,7 @@ describe('dockerStoreSource', () => {
         fallback: () => {
           throw new Error('no fallback expected');
         },
-        log: (l) => lines.push(l),
+        warn: (l) => lines.push(l),
       }),
     );
     expect(lines).toEqual([]);
@@ -150,7 +150,7 @@ describe('dockerStoreSource', () => {
     // Same size, other bytes: only the final hash can tell.
     writeFileSync(path.join(fx.layerDirs[1]!, 'app', 'new.txt'), 'SECOND LAYER\n');
     const lines: string[] = [];
-    const viaFallback = await drain(dockerStoreSource(await stored(fx.root, fx.imageId), { compression, fallback: exportOf(fx), log: (l) => lines.push(l) }));
+    const viaFallback = await drain(dockerStoreSource(await stored(fx.root, fx.imageId), { compression, fallback: exportOf(fx), warn: (l) => lines.push(l) }));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
       /^reading the docker store directly failed \(layer 2 rebuilt as sha256:[a-f0-9]{64}, not sha256:.*\); exporting the image instead$/,

@@ -229,7 +229,8 @@ export interface DockerStoreOptions {
   layerConcurrency?: number;
   /** Where the same image comes from when the store can't rebuild a layer (the export). */
   fallback: () => ImageSource;
-  log?: (line: string) => void;
+  /** Told when the store did not rebuild the image and the export takes over (worth a warning). */
+  warn?: (line: string) => void;
 }
 
 /**
@@ -303,7 +304,7 @@ export function dockerStoreSource(image: StoredImage, options: DockerStoreOption
       if (closed) throw err;
       aborted = true;
       const reason = err instanceof StoreMismatch ? err.message : `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim();
-      options.log?.(`reading the docker store directly failed (${reason}); exporting the image instead`);
+      options.warn?.(`reading the docker store directly failed (${reason}); exporting the image instead`);
       fallback = options.fallback();
       for await (const b of fallback.blobs(ctx)) emit(b);
       return fallback.manifests();
