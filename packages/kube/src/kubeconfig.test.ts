@@ -167,6 +167,18 @@ current-context: y
     expect(b).toMatchObject({ server: 'https://10.0.0.2', namespace: 'ns2' });
   });
 
+  it('takes a KUBECONFIG list whose files each hold a part, and names what the whole lacks', async () => {
+    const clusters = at(
+      'part-c',
+      'apiVersion: v1\nkind: Config\nclusters:\n- {name: c, cluster: {server: https://10.0.0.3}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n',
+    );
+    const users = at('part-u', `apiVersion: v1\nkind: Config\nusers:\n- {name: u, user: {token: ${TOKEN}}}\n`);
+    const a = openKubeconfig({ tempDir: temp, env: { KUBECONFIG: `${clusters}:${users}` } });
+    expect((await connectionOf(a)).headers.Authorization).toBe(`Bearer ${TOKEN}`);
+    const only = at('part-u2', 'apiVersion: v1\nkind: Config\nusers: []\n');
+    expect(() => openKubeconfig({ tempDir: temp, env: { KUBECONFIG: `${users}:${only}` } })).toThrow(/define no clusters/);
+  });
+
   it('runs an exec credential plugin (through client-node) and uses the token it prints', async () => {
     const cred = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'exec-issued-token-1234' } });
     const f = at(

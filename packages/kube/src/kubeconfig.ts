@@ -91,7 +91,14 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
           `KUBECONFIG names no existing file (${files.join(', ')})`,
           'set KUBECONFIG to your kubeconfig file, or use the kubeconfig input',
         );
-      for (const f of present) load(merged, f, f);
+      // Several files may each hold a part (clusters in one, users in another), as kubectl allows.
+      for (const f of present) load(merged, f, f, present.length > 1);
+      if (merged.clusters.size === 0 || merged.contexts.size === 0) {
+        throw new KubeconfigError(
+          `the KUBECONFIG files (${present.join(', ')}) define no ${merged.clusters.size === 0 ? 'clusters' : 'contexts'}`,
+          'a kubeconfig needs clusters, users and contexts',
+        );
+      }
       origin = `KUBECONFIG (${present.join(delimiter)})`;
     } else if (src.env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
       inCluster(merged, src.env);
@@ -159,7 +166,7 @@ function fileOrThrow(path: string, what: string): void {
 }
 
 // YAML errors are summarised, never quoted: the text holds credentials.
-function checkShape(text: string, what: string): Raw {
+function checkShape(text: string, what: string, partial = false): Raw {
   let doc: unknown;
   try {
     doc = parse(text);
@@ -167,6 +174,7 @@ function checkShape(text: string, what: string): Raw {
     throw new KubeconfigError(`${what} is not valid YAML`, 'pass the whole kubeconfig file, e.g. from a secret: `kubeconfig: ${{ secrets.KUBECONFIG }}`');
   }
   if (!isRecord(doc)) throw new KubeconfigError(`${what} is not a kubeconfig (not a YAML mapping)`, 'pass the whole kubeconfig file, not a path or a token');
+  if (partial) return doc;
   if (!Array.isArray(doc.clusters) || doc.clusters.length === 0)
     throw new KubeconfigError(`${what} defines no clusters`, 'a kubeconfig needs clusters, users and contexts');
   if (!Array.isArray(doc.contexts) || doc.contexts.length === 0)
@@ -174,14 +182,14 @@ function checkShape(text: string, what: string): Raw {
   return doc;
 }
 
-function load(merged: Merged, file: string, what: string): void {
+function load(merged: Merged, file: string, what: string, partial = false): void {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new KubeconfigError(`cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`, 'check the path and its permissions');
   }
-  merge(merged, checkShape(text, what), dirname(resolve(file)), what);
+  merge(merged, checkShape(text, what, partial), dirname(resolve(file)), what);
 }
 
 /** Adds one file's entries; names already defined by an earlier file keep their first definition. */
