@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { up, withStackEnv } from '../test/stack/lib/stack.ts';
+import { median, span } from './lib/stats.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const rounds = Number(process.env.BENCH_RUNS ?? 7);
@@ -63,8 +64,7 @@ async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promi
 }
 
 const kubectl = (args: string[]) => spawnSync('kubectl', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-const span = (xs: number[]) => `${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)} s`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const seconds = (ms: number[]) => ms.map((x) => x / 1000);
 
 const work = mkdtempSync(join(tmpdir(), 'shipline-bench-apply-'));
 const dir = join(work, 'manifests');
@@ -105,7 +105,7 @@ try {
     const a = median(r.ours);
     const b = median(r.kubectl);
     console.log(
-      `apply/${objects}-objects-${what}: ratio=${(a / b).toFixed(2)} (shipline ${(a / 1000).toFixed(3)} s, other ${(b / 1000).toFixed(3)} s) median of ${rounds} (shipline ${span(r.ours)}, kubectl ${span(r.kubectl)}), kubectl apply --server-side`,
+      `apply/${objects}-objects-${what}: ratio=${(a / b).toFixed(2)} (shipline ${(a / 1000).toFixed(3)} s, other ${(b / 1000).toFixed(3)} s) median of ${rounds} (shipline ${span(seconds(r.ours), 2)}, kubectl ${span(seconds(r.kubectl), 2)}), kubectl apply --server-side`,
     );
   }
 } finally {

@@ -12,6 +12,7 @@ import { managedBuilderName } from '../actions/docker-build/src/run.ts';
 import { docker, nodeImage, nodeServiceContext, pruneBuilder, tempDir } from '../actions/docker-build/test/support/fixtures.ts';
 import { up, withStackEnv } from '../test/stack/lib/stack.ts';
 import { runGitHubAction } from '../test/support/run-action.ts';
+import { median, span } from './lib/stats.ts';
 
 await up();
 Object.assign(process.env, withStackEnv());
@@ -42,8 +43,6 @@ async function build(label: string): Promise<{ seconds: number; hit: string; ste
 }
 
 const rounds = Number(process.env.BENCH_RUNS ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const span = (xs: number[]) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} s`;
 try {
   const colds: Awaited<ReturnType<typeof build>>[] = [];
   const warms: Awaited<ReturnType<typeof build>>[] = [];
@@ -58,7 +57,13 @@ try {
   const warm = warms[warms.length - 1] as Awaited<ReturnType<typeof build>>;
   const cold = colds[colds.length - 1] as Awaited<ReturnType<typeof build>>;
   console.log(
-    `build/warm-vs-cold: ratio=${(c / w).toFixed(2)} (shipline ${w.toFixed(2)} s, other ${c.toFixed(2)} s) median of ${rounds} (warm ${span(warms.map((r) => r.seconds))}, cold ${span(colds.map((r) => r.seconds))}); ` +
+    `build/warm-vs-cold: ratio=${(c / w).toFixed(2)} (shipline ${w.toFixed(2)} s, other ${c.toFixed(2)} s) median of ${rounds} (warm ${span(
+      warms.map((r) => r.seconds),
+      1,
+    )}, cold ${span(
+      colds.map((r) => r.seconds),
+      1,
+    )}); ` +
       `warm cache-hit=${warm.hit} steps cached ${warm.steps}, cold cache-hit=${cold.hit} steps cached ${cold.steps}; load into dockerd included, node ${process.version}`,
   );
 } finally {

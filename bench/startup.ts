@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { median } from './lib/stats.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const runs = Number(process.env.BENCH_RUNS ?? 21);
@@ -32,11 +33,6 @@ const sampleInputs: Record<string, Record<string, string>> = {
     vars: 'APP_VERSION=1',
   },
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 function time(args: string[], env: NodeJS.ProcessEnv): number {
   const t = performance.now();

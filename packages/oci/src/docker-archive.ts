@@ -76,6 +76,13 @@ export function fileLayerCache(dir: string, settings: unknown): LayerCache {
   };
 }
 
+/** A layer compressed earlier with these settings that every destination already has: nothing to redo. */
+export async function reusableLayer(cache: LayerCache | undefined, ctx: BlobContext | undefined, diffId: string): Promise<CachedLayer | undefined> {
+  const cached = await cache?.get(diffId);
+  if (!cached || !ctx || !(await ctx.isPresent(cached.digest))) return undefined;
+  return cached;
+}
+
 interface ManifestJsonEntry {
   Config: string;
   RepoTags?: string[] | null;
@@ -134,9 +141,8 @@ export function dockerArchiveSource(open: () => Promise<Readable> | Readable, op
   let ctx: BlobContext | undefined;
   const layerCache = options.layerCache;
   const knownLayer = async (diffId: string): Promise<Held | undefined> => {
-    const cached = await layerCache?.get(diffId);
-    if (!cached || !ctx || !(await ctx.isPresent(cached.digest))) return undefined;
-    return { kind: 'known', diffId, ...cached };
+    const cached = await reusableLayer(layerCache, ctx, diffId);
+    return cached && { kind: 'known', diffId, ...cached };
   };
   const consume = async (): Promise<ImageManifests> => {
     const stream = await open();

@@ -15,12 +15,12 @@
 // the export, so the result is the same either way.
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, type FileHandle, open, readFile, realpath } from 'node:fs/promises';
+import { access, open, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { type CompressedLayer, type Compression, DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType } from './compress.ts';
-import type { CachedLayer, LayerCache } from './docker-archive.ts';
+import { type LayerCache, reusableLayer } from './docker-archive.ts';
 import { AsyncQueue, BlobStore, configMediaType, imageManifest, type LayerDescriptor, once } from './image-blobs.ts';
 import { createLimiter } from './limiter.ts';
 import type { Blob, BlobContext, ImageManifests, ImageSource } from './source.ts';
@@ -112,33 +112,28 @@ const CHUNK = 4 * 1024 * 1024;
 // Headers and small bodies are gathered into writes of about this size.
 const BATCH = 256 * 1024;
 
-async function readWhole(file: string, size: number): Promise<Buffer> {
+/** A file body of `size` bytes, in chunks; a file of another size (or a symlink) is a mismatch. */
+async function* readBody(file: string, size: number): AsyncGenerator<Buffer> {
   const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    const buf = Buffer.allocUnsafe(size);
+    if ((await fh.stat()).size !== size) throw new StoreMismatch(`${file} is not ${size} bytes`);
     let off = 0;
     while (off < size) {
-      const { bytesRead } = await fh.read(buf, off, size - off, off);
-      if (bytesRead === 0) break;
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - off));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, off);
+      if (bytesRead === 0) throw new StoreMismatch(`${file} ended early`);
       off += bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
     }
-    if (off !== size || (await fh.stat()).size !== size) throw new StoreMismatch(`${file} is not ${size} bytes`);
-    return buf;
   } finally {
     await fh.close();
   }
 }
 
-async function* readChunks(fh: FileHandle, file: string, size: number): AsyncGenerator<Buffer> {
-  if ((await fh.stat()).size !== size) throw new StoreMismatch(`${file} is not ${size} bytes`);
-  let off = 0;
-  while (off < size) {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - off));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, off);
-    if (bytesRead === 0) throw new StoreMismatch(`${file} ended early`);
-    off += bytesRead;
-    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-  }
+async function readWhole(file: string, size: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of readBody(file, size)) parts.push(c);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }
 
 /**
@@ -156,7 +151,7 @@ export async function* assembleLayer(layer: StoredLayer): AsyncGenerator<Buffer>
     if (real !== full && !real.startsWith(`${root}/`)) throw new StoreMismatch(`${name} leads outside the layer`);
     return real;
   };
-  // Parse lazily, prefetching small file bodies a few entries ahead.
+  // Small file bodies are read up to 16 entries ahead; large ones stream when their turn comes.
   const entries: SplitEntry[] = [];
   for (const line of lines) if (line.trim()) entries.push(JSON.parse(line) as SplitEntry);
   const ahead = new Map<number, Promise<Buffer>>();
@@ -195,14 +190,7 @@ export async function* assembleLayer(layer: StoredLayer): AsyncGenerator<Buffer>
       } else {
         // A large body: stream it after what is batched so far.
         if (batched) yield take();
-        const file = await fileOf(e);
-        const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-        try {
-          yield* readChunks(fh, file, e.size!);
-        } finally {
-          await fh.close();
-        }
-        next = Math.max(next, i + 1);
+        yield* readBody(await fileOf(e), e.size as number);
         continue;
       }
     } else if (e.type !== 1) {
@@ -261,15 +249,9 @@ export function dockerStoreSource(image: StoredImage, options: DockerStoreOption
   // The first real failure; the layers stopped because of it only say 'aborted'.
   let firstFailure: unknown;
 
-  const known = async (diffId: string): Promise<CachedLayer | undefined> => {
-    const cached = await options.layerCache?.get(diffId);
-    if (!cached || !ctx || !(await ctx.isPresent(cached.digest))) return undefined;
-    return cached;
-  };
-
   const layer = (l: StoredLayer, i: number): Promise<LayerDescriptor> =>
     limit(async (): Promise<LayerDescriptor> => {
-      const cached = await known(l.diffId);
+      const cached = await reusableLayer(options.layerCache, ctx, l.diffId);
       if (cached) return cached;
       if (aborted) throw new StoreMismatch('aborted');
       const c = new LayerCompressor(compression, budget, blockSize);
