@@ -1,6 +1,6 @@
 // up / down / status / env of the local stack, as functions (the CLI and the vitest global
 // setup both call these).
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { managedBuilderName } from '../../../actions/docker-build/src/run.ts';
 import { apiGet, type Component, components, ensureRunning } from './components.ts';
@@ -10,6 +10,7 @@ import { BUILDX_PLUGIN, ensureGoBinaries, ensurePackages } from './install.ts';
 import {
   BIN,
   CONFIG,
+  CONTAINERD_SOCK,
   DATA,
   DOCKER_SOCK,
   GO_OUT,
@@ -74,6 +75,8 @@ export async function up(log: Log = defaultLog): Promise<UpResult> {
     const t = Date.now();
     if (await ensureRunning(comp, log)) started.set(name, t);
   };
+  // A stack that was stopped by an older `down` (or a crash) may have left pod networks behind.
+  if (alivePid('kubelet') === undefined) await removeLeftoverPods(log);
   // Independent services first, in parallel; then the control plane in dependency order.
   await Promise.all(['dockerd', 'registry-a', 'registry-b', 'prometheus', 'etcd', 'containerd'].map(start));
   // Images before the kubelet: its first pod needs the pause image in registry A.
@@ -106,6 +109,40 @@ export async function down(log: Log = defaultLog): Promise<void> {
       }
     }
     if (await stopDaemon(comp.name)) log(`stopped ${comp.name}`);
+  }
+  await removeLeftoverPods(log);
+}
+
+/**
+ * Pods outlive the kubelet and containerd: their shims stay, and each pod's network namespace
+ * keeps its veth on the shared bridge with its pod IP. The next stack (this checkout's, or a
+ * clone's with IPAM state of its own) hands the same IPs out again, and two pods answer ARP for one
+ * address (a readiness probe then reaches the dead one: connection refused). Only one stack runs
+ * at a time (fixed ports), so with the kubelet down a CNI namespace without a process is a
+ * leftover; this stack's orphaned shims go too.
+ */
+async function removeLeftoverPods(log: Log): Promise<void> {
+  const shims = readdirSync('/proc').filter((d) => /^\d+$/.test(d) && isShimOf(d, CONTAINERD_SOCK));
+  for (const pid of shims) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {}
+  }
+  let removed = 0;
+  const netns = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith('cni-')) : [];
+  for (const n of netns) {
+    const pids = await run('ip', ['netns', 'pids', n], { allowFail: true });
+    if (pids.code === 0 && pids.stdout.trim() === '' && (await run('ip', ['netns', 'delete', n], { allowFail: true })).code === 0) removed++;
+  }
+  if (shims.length || removed) log(`removed ${shims.length} leftover shim(s) and ${removed} pod network namespace(s)`);
+}
+
+function isShimOf(pid: string, socket: string): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.some((a) => a.includes('containerd-shim')) && argv[argv.indexOf('-address') + 1] === socket;
+  } catch {
+    return false;
   }
 }
 
