@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { EOL } from 'node:os';
 import { appendFileCommand, command, fileCommandEntry } from './github.ts';
-import { Masker } from './mask.ts';
+import { secrets } from './mask.ts';
 import type { Summary } from './summary.ts';
 
 /** What an action's logic may use to report progress. */
@@ -31,7 +31,7 @@ type Write = (text: string) => void;
 
 abstract class BaseHost implements Host {
   abstract readonly kind: 'github' | 'gitlab' | 'cli';
-  protected readonly masker = new Masker();
+  protected readonly masker = secrets;
   protected readonly outputs = new Map<string, string>();
   private depth = 0;
   protected readonly inputs: ReadonlyMap<string, string>;

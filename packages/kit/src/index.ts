@@ -7,3 +7,5 @@ export { type Input, type InputsOf, parseInputs, quote, type Schema, splitList }
 export { Masker } from './mask.ts';
 export { pool } from './pool.ts';
 export { Summary } from './summary.ts';
+export { inert, inertLine, type UntrustedOptions, untrusted } from './untrusted.ts';
+export { secrets } from './mask.ts';

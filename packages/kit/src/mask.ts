@@ -26,3 +26,9 @@ export class Masker {
     return out;
   }
 }
+
+/**
+ * The process-wide list of secrets, as the runner's own mask list is job-wide: hosts register
+ * into it, and `untrusted()` masks with it wherever text is cut, so libraries need no handle on the host.
+ */
+export const secrets = new Masker();
