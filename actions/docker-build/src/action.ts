@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { type ActionDefinition, Summary } from '@shipline/kit';
+import { type ActionDefinition, type Exec, exec, Summary, tempParent } from '@shipline/kit';
 import { Buildx } from './buildx.ts';
 import type { ActionsCache } from './cache.ts';
-import { exec } from './exec.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
 import { type BuildResult, run } from './run.ts';
 
@@ -23,24 +21,23 @@ export const dockerBuild: ActionDefinition<typeof schema, BuildResult> = {
   name: 'docker-build',
   schema,
   validate,
-  run: (inputs: Inputs, ctx) =>
-    run(inputs, {
-      buildx: new Buildx(exec),
+  run: (inputs: Inputs, ctx) => {
+    // Every docker call's command line goes to the debug log (masked); the job's cancellation kills it.
+    const docker: Exec = (program, args, options) => exec(program, args, { log: ctx.log, ...options });
+    return run(inputs, {
+      buildx: new Buildx(docker),
       log: ctx.log,
       mask: ctx.mask,
-      notice: (m) => {
-        const log = ctx.log as { notice?: (m: string) => void };
-        if (typeof log.notice === 'function') log.notice(m);
-        else ctx.log.info(`notice: ${m}`);
-      },
+      notice: (m) => ctx.log.notice(m),
       env: { ...process.env },
       eventPayload: eventPayload(process.env.GITHUB_EVENT_PATH),
       now: () => new Date(),
       loadActionsCache,
-      tmpDir: process.env.RUNNER_TEMP || tmpdir(),
+      tmpDir: tempParent(),
       os: process.platform,
       arch: process.arch,
-    }),
+    });
+  },
   outputs: (r) => ({
     'image-id': r.imageId,
     digest: r.digest,

@@ -1,6 +1,6 @@
 // docker buildx as a typed tool: option objects in, argument arrays out, one exec wrapper.
 // Argument building is pure (unit-tested); the class only runs what it builds.
-import type { Exec, ExecResult } from './exec.ts';
+import type { Exec, ExecResult } from '@shipline/kit';
 
 export const DEFAULT_BUILDKIT_IMAGE = 'moby/buildkit:buildx-stable-1';
 

@@ -4,11 +4,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryHost, parseInputs, UserError } from '@shipline/kit';
+import { type Exec, type ExecOptions, MemoryHost, parseInputs, UserError } from '@shipline/kit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Buildx } from './buildx.ts';
 import type { ActionsCache } from './cache.ts';
-import type { Exec, ExecOptions } from './exec.ts';
 import { schema, validate } from './inputs.ts';
 import { type Deps, run } from './run.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ActionFailure, type Log, UserError } from '@shipline/kit';
+import { ActionFailure, type Log, privateTempDir, UserError } from '@shipline/kit';
 import {
   type BuilderInfo,
   type BuildOptions,
@@ -125,8 +125,8 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
 
   const cache = await log.group('Cache', () => prepareCache(inputs, choice, deps));
   const secrets = writeSecretFiles(inputs.secrets, deps.tmpDir);
-  const work = mkdtempSync(join(deps.tmpDir, 'shipline-build-'));
-  const metadataFile = join(work, 'metadata.json');
+  const work = privateTempDir('shipline-build-', deps.tmpDir);
+  const metadataFile = join(work.path, 'metadata.json');
   const layout = inputs['oci-layout'] ? resolve(inputs['oci-layout']) : undefined;
   let buildxMeta: Record<string, unknown> = {};
   const progress = new ProgressReader((line) => log.info(line));
@@ -175,7 +175,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
         await log.group('Cache export', async () => {
           // Every step is in the builder now: this pass only writes the cache.
           const exportProgress = new ProgressReader((line) => log.info(line));
-          const e = await deps.buildx.build({ ...options, cacheOnly: true, metadataFile: join(work, 'cache-metadata.json') }, (line) =>
+          const e = await deps.buildx.build({ ...options, cacheOnly: true, metadataFile: join(work.path, 'cache-metadata.json') }, (line) =>
             exportProgress.line(line),
           );
           if (e.code !== 0) log.warning(`the cache could not be exported (the image is built): ${lastLines(e.stderr || exportProgress.otherLines.join('\n'))}`);
@@ -184,7 +184,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<BuildResult> {
     }
   } finally {
     secrets.remove();
-    rmSync(work, { recursive: true, force: true });
+    work.remove();
   }
 
   const stats = cacheStats(progress.steps());

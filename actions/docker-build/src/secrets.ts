@@ -1,9 +1,10 @@
 // Build secrets reach BuildKit only as files: `--secret id=…,src=<file>`. A value on the command
 // line would show in `ps` and in error messages; a build-arg would stay in the image history.
-// The files live in a private temp dir (0700, files 0600) that is removed after the build.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The files live in a private temp dir (0700, files 0600) that is removed after the build, and
+// on SIGTERM/SIGINT by the kit's cleanup registry (a cancelled job must not leave them behind).
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { privateTempDir, tempParent } from '@shipline/kit';
 
 export interface Secret {
   id: string;
@@ -17,10 +18,9 @@ export interface SecretFiles {
   remove(): void;
 }
 
-export function writeSecretFiles(secrets: readonly Secret[], parent: string = tmpdir()): SecretFiles {
+export function writeSecretFiles(secrets: readonly Secret[], parent: string = tempParent()): SecretFiles {
   if (secrets.length === 0) return { files: [], dir: undefined, remove() {} };
-  // mkdtemp creates the directory 0700.
-  const dir = mkdtempSync(join(parent, 'shipline-secrets-'));
+  const { path: dir, remove } = privateTempDir('shipline-secrets-', parent);
   const files: { id: string; path: string }[] = [];
   try {
     secrets.forEach((s, i) => {
@@ -30,14 +30,8 @@ export function writeSecretFiles(secrets: readonly Secret[], parent: string = tm
       files.push({ id: s.id, path });
     });
   } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
     throw e;
   }
-  return {
-    files,
-    dir,
-    remove() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { files, dir, remove };
 }

@@ -9,4 +9,5 @@ export const actions: Record<string, () => Promise<AnyAction>> = {
   'registry-push': async () => (await import('@shipline/action-registry-push/action')).registryPush,
   'k8s-deploy': async () => (await import('@shipline/action-k8s-deploy/action')).k8sDeploy,
   'smoke-test': async () => (await import('@shipline/action-smoke-test/action')).smokeTest,
+  'rollout-verify': async () => (await import('@shipline/action-rollout-verify/action')).rolloutVerify,
 };

@@ -55,13 +55,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const def = await load();
   try {
-    const parsed = parseArgs(rest, def.schema, first);
+    const parsed = parseArgs(rest, def.schema, first, env);
     if (parsed.help) {
       const yml = findActionYml(first, here);
       process.stdout.write(actionHelp(first, def.schema, yml ? readActionMeta(yml) : undefined));
       return 0;
     }
-    return await runAction(def, hostFor(first, parsed.inputs, env));
+    const host = hostFor(first, parsed.inputs, env);
+    for (const [name, source] of parsed.sources) host.info(`${name}: read from ${source}`);
+    return await runAction(def, host);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`shipline: ${e.message}\n`);

@@ -1,11 +1,22 @@
-export { type ActionDefinition, type AnyAction, describeError, type RunContext, runAction, runOnGitHub } from './action.ts';
-export { formatDuration, parseDuration } from './duration.ts';
-export { ActionFailure, flatten, messageOf, UserError } from './errors.ts';
+export { type ActionDefinition, type AnyAction, annotationOf, describeError, type RunContext, type RunOptions, runAction, runOnGitHub } from './action.ts';
+export {
+  CancelledError,
+  cancelSignal,
+  installCancellation,
+  privateTempDir,
+  registerCleanup,
+  removeRegistered,
+  type TempDir,
+  tempParent,
+  trackChild,
+} from './cleanup.ts';
+export { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.ts';
+export { ActionFailure, type Annotation, flatten, messageOf, UserError } from './errors.ts';
+export { commandLine, type Exec, type ExecOptions, type ExecResult, exec, LineSplitter } from './exec.ts';
 export { CliHost, dotenvKey, GitHubHost, GitLabHost, type Host, type Log, MemoryHost } from './host.ts';
 export * as input from './inputs.ts';
-export { type Input, type InputsOf, parseInputs, quote, type Schema, splitList } from './inputs.ts';
-export { Masker } from './mask.ts';
+export { type Input, type InputsOf, maskMode, parseInputs, quote, revealsSecret, type Schema, splitList } from './inputs.ts';
+export { Masker, type MaskMode, runnerMasks, secrets } from './mask.ts';
 export { pool } from './pool.ts';
 export { Summary } from './summary.ts';
 export { inert, inertLine, type UntrustedOptions, untrusted } from './untrusted.ts';
-export { secrets } from './mask.ts';

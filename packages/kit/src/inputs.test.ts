@@ -123,3 +123,88 @@ describe('parseInputs', () => {
     expect(err?.oneLine()).toContain('input "token"');
   });
 });
+
+describe('durations are capped at what timers hold, with a floor per input', () => {
+  it('refuses 600h and names the input', () => {
+    const e = fails(input.duration(), '600h');
+    expect(e.oneLine()).toBe('input "x": "600h" is too long — use at most 24.8d (596h) (the longest wait a timer holds)');
+    expect(e.hint).toMatch(/timer/);
+  });
+  it('accepts up to 2^31-1 ms', () => expect(input.duration().parse('596h', 'x')).toBe(596 * 3_600_000));
+  it('takes the floor as a duration', () => {
+    const interval = input.duration({ min: '100ms' });
+    expect(interval.parse('100ms', 'x')).toBe(100);
+    expect(fails(interval, '0').hint).toBe('use at least 100ms');
+    expect(fails(interval, '50ms').message).toMatch(/too short/);
+  });
+  it('a lower max wins over the timer cap', () => expect(fails(input.duration({ max: '1h' }), '2h').hint).toBe('use at most 60m'));
+  it('a bad bound is a schema error', () => expect(() => input.duration({ min: 'soon' })).toThrow(/not a duration/));
+});
+
+describe('secret inputs never appear in errors', () => {
+  const SECRET = 'Zx9-secret-value-Qw7';
+  const cases: [string, input.Input<unknown>, string][] = [
+    ['string with a pattern', input.string({ secret: true, pattern: /^t_/ }), SECRET],
+    ['boolean', input.boolean({ secret: true }), SECRET],
+    ['integer', input.integer({ secret: true }), SECRET],
+    ['integer out of range', input.integer({ secret: true, max: 5 }), '123456789012'],
+    ['number', input.number({ secret: true }), SECRET],
+    ['duration', input.duration({ secret: true }), SECRET],
+    ['url', input.url({ secret: true }), `https://user:${SECRET}@[bad`],
+    ['enum', input.enumOf(['a', 'b'], { secret: true }), SECRET],
+    ['regex', input.regex({ secret: true }), `(${SECRET}`],
+    ['file', input.file({ secret: true }), `/nonexistent/${SECRET}`],
+    [
+      'list of custom items that quote themselves',
+      input.list(
+        input.custom('thing', (raw, fail) => fail(`${input.quote(raw)} is bad`, `not ${raw}`)),
+        { secret: true },
+      ),
+      SECRET,
+    ],
+    [
+      'a long value cut by quote()',
+      input.custom('thing', (raw, fail) => fail(`${input.quote(raw)} is bad`, 'fix it'), { secret: true }),
+      `${SECRET}${'y'.repeat(100)}`,
+    ],
+  ];
+  it.each(cases)('%s', (_, spec, raw) => {
+    let err: UserError | undefined;
+    try {
+      input.parseInputs({ x: spec }, () => raw);
+    } catch (e) {
+      err = e as UserError;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    const text = `${err?.oneLine()} ${err?.hint ?? ''}`;
+    expect(text).toContain('input "x"');
+    expect(input.revealsSecret(text, raw)).toBe(false);
+  });
+
+  it('non-secret URLs are quoted without their credentials', () => {
+    const e = fails(input.url(), 'https://ci:pa55word-xyz@host:99999/?token=tok-abcdef&x=1');
+    expect(e.message).not.toMatch(/pa55word|tok-abcdef/);
+    expect(e.message).toContain('x=1');
+  });
+
+  it('a structured secret is masked whole (not line by line); a secret is trimmed before masking and use', () => {
+    const masked: [string, string][] = [];
+    const v = input.parseInputs(
+      { kubeconfig: input.string({ secret: 'whole' }), password: input.string({ secret: true }) },
+      (n) => ({ kubeconfig: 'apiVersion: v1\nkind: Config\n', password: '  pw-secret\n' })[n],
+      (s, mode) => masked.push([s, mode]),
+    );
+    expect(masked).toEqual([
+      ['apiVersion: v1\nkind: Config', 'structured'],
+      ['pw-secret', 'lines'],
+    ]);
+    expect(v.password).toBe('pw-secret');
+  });
+
+  it('revealsSecret finds any 8 characters in a row, and for documents only pieces of long words', () => {
+    expect(input.revealsSecret('bad value "cret-val…"', 'Zx9-secret-value')).toBe(true);
+    expect(input.revealsSecret('bad value', 'Zx9-secret-value')).toBe(false);
+    expect(input.revealsSecret('has no current-context', 'current-context: main\ntoken: abcdefghijklmnopqrstuvwxyz', 'structured')).toBe(false);
+    expect(input.revealsSecret('token "klmnopqrst"', 'current-context: main\ntoken: abcdefghijklmnopqrstuvwxyz', 'structured')).toBe(true);
+  });
+});

@@ -40,7 +40,12 @@ export interface UntrustedOptions {
  */
 export function untrusted(text: unknown, opts: UntrustedOptions = {}): string {
   let out = secrets.redact(typeof text === 'string' ? text : String(text ?? ''));
-  if (opts.oneLine) out = out.split(LINE_BREAK).map((l) => l.trim()).filter((l) => l !== '').join(' ');
+  if (opts.oneLine)
+    out = out
+      .split(LINE_BREAK)
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .join(' ');
   if (opts.max !== undefined && out.length > opts.max) out = `${out.slice(0, Math.max(0, opts.max - 1))}…`;
   return inert(out);
 }

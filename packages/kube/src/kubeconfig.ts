@@ -1,13 +1,15 @@
-// Cluster access from, in order: kubeconfig content (written 0600 to a private temp dir, removed by
-// close()), a kubeconfig path, $KUBECONFIG (a path list, merged as kubectl merges it: the first file
+// Cluster access from, in order: kubeconfig content (read from memory: nothing reads a copy on disk,
+// so none is written — a credential file a cancelled job could leave behind), a kubeconfig path, $KUBECONFIG (a path list, merged as kubectl merges it: the first file
 // to define a name wins), the in-cluster service account, ~/.kube/config. Errors never quote the
 // kubeconfig's content: it holds credentials.
 //
 // Static credentials (client certificates, tokens, token files, basic auth) are read here directly.
 // Users with an exec plugin or an auth-provider are handed to @kubernetes/client-node, which runs
 // them; it is loaded only then, so the common case does not pay ~130 ms for loading the library.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
+import { untrusted } from '@shipline/kit/untrusted';
 import { parse } from 'yaml';
 import { KubeconfigError } from './errors.ts';
 import { isRecord } from './object.ts';
@@ -19,8 +21,8 @@ export interface KubeconfigSource {
   path?: string;
   /** Context to use instead of the file's current-context. */
   context?: string;
-  /** Where content is written (the runner's temp dir). */
-  tempDir: string;
+  /** Unused: content is no longer written anywhere (kept so callers need not change). */
+  tempDir?: string;
   /** The environment to read KUBECONFIG, KUBERNETES_SERVICE_HOST and HOME from. */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -42,9 +44,7 @@ export interface ClusterAccess {
   namespace: string | undefined;
   /** How the access was found, for logs: `kubeconfig input`, `/path/to/config`, `in-cluster`. */
   origin: string;
-  /** Path of the temporary kubeconfig written from content, while open. */
-  tempPath: string | undefined;
-  /** Removes the temporary kubeconfig (safe to call twice). */
+  /** Releases what the access holds (nothing on disk today); safe to call twice. */
   close(): void;
   /** The context's cluster and user entries. */
   cluster: Entry;
@@ -65,19 +65,12 @@ interface Merged {
 export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
   const merged: Merged = { clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: undefined };
   let origin: string;
-  let tempDir: string | undefined;
-  let tempPath: string | undefined;
-  const close = () => {
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-    tempDir = undefined;
-  };
+  const close = () => {};
   try {
     if (src.content !== undefined && src.content.trim() !== '') {
       const doc = checkShape(src.content, 'the kubeconfig input');
-      tempDir = mkdtempSync(join(src.tempDir, 'shipline-kube-'));
-      tempPath = join(tempDir, 'config');
-      writeFileSync(tempPath, src.content, { mode: 0o600 });
-      merge(merged, doc, tempDir, 'the kubeconfig input');
+      // Relative paths in content (a tokenFile, a certificate file) are relative to the working directory.
+      merge(merged, doc, process.cwd(), 'the kubeconfig input');
       origin = 'kubeconfig input';
     } else if (src.path !== undefined && src.path !== '') {
       fileOrThrow(src.path, 'kubeconfig-path');
@@ -148,7 +141,6 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
       context: current,
       namespace,
       origin,
-      tempPath,
       close,
       cluster,
       user,
@@ -237,13 +229,16 @@ export interface Connection {
   rejectUnauthorized: boolean;
   servername?: string;
   headers: Record<string, string>;
+  /** The cluster's `proxy-url` (http or https), when it names one. */
+  proxyUrl?: string;
 }
 
 export async function connectionOf(access: ClusterAccess): Promise<Connection> {
   const { cluster, user } = access;
   const bad = (what: string, e: unknown) =>
     new KubeconfigError(
-      `cannot authenticate with the kubeconfig user: ${what}${e instanceof Error ? `: ${e.message.split('\n')[0]}` : ''}`,
+      // A plugin's error carries its stderr, which may echo its environment (exec.env holds credentials).
+      `cannot authenticate with the kubeconfig user: ${what}${e instanceof Error ? `: ${untrusted(e.message.split('\n')[0], { max: 300, oneLine: true })}` : ''}`,
       'check the user entry (token, client certificate, exec plugin)',
       { cause: e },
     );
@@ -255,6 +250,8 @@ export async function connectionOf(access: ClusterAccess): Promise<Connection> {
     }
   }
   const c: Connection = { server: new URL(access.server), rejectUnauthorized: cluster.value['insecure-skip-tls-verify'] !== true, headers: {} };
+  const proxy = proxyUrlOf(cluster);
+  if (proxy) c.proxyUrl = proxy;
   const tlsName = cluster.value['tls-server-name'];
   if (typeof tlsName === 'string' && tlsName !== '') c.servername = tlsName;
   const ca = material(cluster, 'certificate-authority', 'cluster');
@@ -286,6 +283,28 @@ export async function connectionOf(access: ClusterAccess): Promise<Connection> {
     c.headers.Authorization = `Basic ${Buffer.from(`${user.value.username}:${user.value.password}`).toString('base64')}`;
   }
   return c;
+}
+
+/** A cluster's `proxy-url`: http(s) proxies only (kubectl also speaks SOCKS5, Node's agents do not). */
+function proxyUrlOf(cluster: Entry): string | undefined {
+  const raw = cluster.value['proxy-url'];
+  if (raw === undefined || raw === '') return undefined;
+  let u: URL | undefined;
+  try {
+    u = typeof raw === 'string' ? new URL(raw) : undefined;
+  } catch {
+    u = undefined;
+  }
+  // Quoted only with its userinfo and token parameters replaced: a proxy URL may carry credentials.
+  const shown = typeof raw === 'string' ? JSON.stringify(redactUrl(raw)) : 'that is not text';
+  if (!u) throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)} has an invalid proxy-url ${shown}`, 'write proxy-url as http://host:port');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new KubeconfigError(
+      `cluster ${JSON.stringify(cluster.name)} has proxy-url ${shown} with scheme ${u.protocol.replace(/:$/, '')}`,
+      'use an HTTP proxy (http://host:port); SOCKS proxies are not supported',
+    );
+  }
+  return u.href;
 }
 
 function pathOf(e: Entry, p: string): string {
@@ -342,6 +361,8 @@ async function viaClientNode(access: ClusterAccess): Promise<Connection> {
   for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
   if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
   const c: Connection = { server: new URL(access.server), rejectUnauthorized: opts.rejectUnauthorized !== false, headers };
+  const proxy = proxyUrlOf(access.cluster);
+  if (proxy) c.proxyUrl = proxy;
   if (opts.ca) c.ca = opts.ca as Buffer;
   if (opts.cert) c.cert = opts.cert as Buffer;
   if (opts.key) c.key = opts.key as Buffer;
@@ -349,13 +370,33 @@ async function viaClientNode(access: ClusterAccess): Promise<Connection> {
   return c;
 }
 
-/** Secrets a kubeconfig holds (tokens, keys, passwords, auth-provider tokens) so callers can mask them before any log line. */
+/**
+ * Secrets a kubeconfig holds, each on its own (a kubeconfig is never masked whole: the runner splits
+ * a mask on line breaks, so `apiVersion: v1` would be masked for the rest of the job): tokens,
+ * passwords, client key data (as written and decoded), auth-provider config values, exec plugin
+ * environment values, and the userinfo of proxy URLs.
+ */
 export function secretsOf(access: ClusterAccess): string[] {
-  const out: string[] = [];
+  const out = new Set<string>();
+  const add = (v: unknown, min = 1) => {
+    if (typeof v === 'string' && v.trim().length >= min) out.add(v);
+  };
   for (const u of access.users) {
-    const provider = u.value['auth-provider'];
-    const providerConfig = isRecord(provider) && isRecord(provider.config) ? Object.values(provider.config) : [];
-    for (const v of [u.value.token, u.value.password, u.value['client-key-data'], ...providerConfig]) if (typeof v === 'string' && v.length >= 8) out.push(v);
+    const v = u.value;
+    for (const f of ['token', 'password']) add(v[f]);
+    const keyData = v['client-key-data'];
+    if (typeof keyData === 'string' && keyData !== '') {
+      add(keyData);
+      add(Buffer.from(keyData, 'base64').toString('utf8'));
+    }
+    const provider = v['auth-provider'];
+    if (isRecord(provider) && isRecord(provider.config)) for (const x of Object.values(provider.config)) add(x);
+    const exec = v.exec;
+    if (isRecord(exec) && Array.isArray(exec.env)) {
+      // Values like `1` or `us` are settings, not credentials, and masking them would blank the log.
+      for (const e of exec.env) if (isRecord(e)) add(e.value, 3);
+    }
   }
-  return out;
+  for (const s of urlSecrets(typeof access.cluster.value['proxy-url'] === 'string' ? access.cluster.value['proxy-url'] : '')) add(s);
+  return [...out];
 }
