@@ -15,6 +15,7 @@ export default defineConfig({
             'packages/*/test/**/*.test.ts',
             'scripts/**/*.test.ts',
             'test/*.test.ts',
+            'test/security/*.test.ts',
           ],
           exclude: ['**/*.stack.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,

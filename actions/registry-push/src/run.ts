@@ -1,4 +1,5 @@
 import { type Log, UserError } from '@shipline/kit';
+import { urlSecrets } from '@shipline/kit/redact-url';
 import {
   type BlobProgress,
   type CredentialSource,
@@ -32,6 +33,7 @@ export interface PushReport extends PushResult {
 }
 
 const MB = 1024 * 1024;
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
 const fmtBytes = (n: number) => (n >= MB ? `${(n / MB).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);
 
 /** OciError is the user's to fix (bad credentials, unknown image, unreachable registry): one line, with its hint. */
@@ -64,6 +66,8 @@ async function openSource(i: Inputs, deps: Deps): Promise<ImageSource> {
 export async function run(i: Inputs, deps: Deps): Promise<PushReport> {
   const registry = credentialRegistry(i);
   if (i.password) deps.mask(i.password);
+  // A proxy URL's userinfo is a credential too (it goes to the proxy as Proxy-Authorization).
+  for (const name of PROXY_VARIABLES) for (const s of urlSecrets(deps.env[name] ?? '')) deps.mask(s);
   const credentials =
     deps.credentials ??
     createCredentialSource({
@@ -107,6 +111,7 @@ export async function run(i: Inputs, deps: Deps): Promise<PushReport> {
         onProgress,
         log: (line) => deps.log.info(line),
         timeoutMs: i.timeout,
+        proxyEnv: deps.env,
       }),
     );
     return { ...result, source: source.description, layers: [...layers.values()] };

@@ -35,6 +35,7 @@ const cases: [string, Record<string, string>, string, RegExp][] = [
   ['missing ca-file', { image: 'a:1', destinations: dest, 'ca-file': '/nope/ca.pem' }, 'ca-file', /does not exist/],
   ['bad insecure registry', { image: 'a:1', destinations: dest, 'insecure-registries': 'http://x/' }, 'insecure-registries', /not a registry host/],
   ['bad timeout', { image: 'a:1', destinations: dest, timeout: '10' }, 'timeout', /not a duration/],
+  ['timeout beyond what timers hold', { image: 'a:1', destinations: dest, timeout: '600h' }, 'timeout', /too long/],
 ];
 
 describe('registry-push rejects bad input', () => {

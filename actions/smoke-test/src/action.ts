@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ActionDefinition, Summary, UserError } from '@shipline/kit';
+import { type ActionDefinition, Summary, UserError, untrusted } from '@shipline/kit';
 import { request } from './http.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
 import { type ApiConnection, type KubeconfigChoice, run, type SmokeResult } from './run.ts';
@@ -9,7 +9,8 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
   name: 'smoke-test',
   schema,
   validate,
-  run: (inputs: Inputs, ctx) => run(inputs, { request, connect, now: () => performance.now(), sleep: (ms) => sleep(ms), log: ctx.log, mask: ctx.mask }),
+  run: (inputs: Inputs, ctx) =>
+    run(inputs, { request, connect, now: () => performance.now(), sleep: (ms) => sleep(ms), log: ctx.log, mask: ctx.mask, env: process.env }),
   outputs: (r) => ({
     passed: String(r.passed),
     results: JSON.stringify(r.results),
@@ -26,7 +27,8 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
         t.status === null ? '—' : String(t.status),
         t.latencyMs === null ? '—' : `${Math.round(t.latencyMs)} ms`,
         String(t.attempts),
-        t.reason ?? '',
+        // Reasons quote response bodies and API messages: made safe where they were built, and again here.
+        untrusted(t.reason ?? '', { oneLine: true, max: 1000 }),
       ]),
     );
     const p = r.p50Ms === undefined ? 'no successful checks' : `p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms over successful checks`;

@@ -1,4 +1,5 @@
 /** Pure rules for what a passing response looks like. */
+import { untrusted } from '@shipline/kit';
 
 export type StatusPattern = { exact: number } | { cls: number };
 
@@ -164,8 +165,12 @@ export function evaluate(res: Observed, ex: Expectations): string[] {
   return reasons;
 }
 
+/**
+ * A piece of a response body for a reason: the server's text, so masked before it is cut (an
+ * excerpt ending inside a reflected token must not leave most of it readable), then made inert.
+ */
 function excerpt(s: string, n = 80): string {
-  const one = s.replace(/\s+/g, ' ').trim();
+  const one = untrusted(s, { oneLine: true }).replace(/\s+/g, ' ');
   return one.length > n ? `${one.slice(0, n)}…` : one;
 }
 

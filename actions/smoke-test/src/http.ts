@@ -1,5 +1,7 @@
 import type http from 'node:http';
 import type https from 'node:https';
+import { untrusted } from '@shipline/kit';
+import { redactUrl } from '@shipline/kit/redact-url';
 
 // Loaded on first request: node:https (TLS, crypto) costs more start-up than the rest of the action,
 // and input validation must stay fast.
@@ -25,6 +27,11 @@ export interface HttpRequest {
   maxRedirects: number;
   /** Bytes of body kept for matching; the rest is read and counted, not kept. */
   maxBodyBytes: number;
+  /**
+   * HTTPS_PROXY/HTTP_PROXY/NO_PROXY for Node's agents (CONNECT for https, absolute-form for http;
+   * the proxy URL's userinfo goes to the proxy only). Undefined: connect directly.
+   */
+  proxyEnv?: http.ProxyEnv;
 }
 
 export interface HttpResponse {
@@ -50,7 +57,12 @@ export class RequestFailed extends Error {
 
 export type Requester = (req: HttpRequest) => Promise<HttpResponse>;
 
-const SENSITIVE_ON_REDIRECT = ['authorization', 'cookie', 'proxy-authorization'];
+/**
+ * Headers that carry credentials: masked when the action reads them, and dropped when a redirect
+ * leaves the origin they were meant for. One rule for both, so the two can never disagree.
+ */
+export const SENSITIVE_HEADER =
+  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|password|passwd|api-?key|auth|session|credential|signature/i;
 
 /** One check: the request and any redirects within one timeout, timed to the last body byte. */
 export const request: Requester = async (req) => {
@@ -60,17 +72,25 @@ export const request: Requester = async (req) => {
   let method = req.method;
   let body = req.body;
   let headers = { ...req.headers };
+  let crossed = false;
   for (let hop = 0; ; hop++) {
-    const res = await once({ ...req, url, method, body, headers }, deadline - performance.now());
+    const hopReq: HttpRequest = { ...req, url, method, body, headers };
+    if (crossed) {
+      delete hopReq.cert;
+      delete hopReq.key;
+    }
+    const res = await once(hopReq, deadline - performance.now());
     const location = res.headers.location;
     if (res.status >= 300 && res.status < 400 && location && hop < req.maxRedirects) {
       const next = new URL(location, url);
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new RequestFailed(`redirected to unsupported scheme ${next.protocol}`);
+        throw new RequestFailed(`redirected to unsupported scheme ${untrusted(next.protocol, { max: 40, oneLine: true })}`);
       }
-      // A redirect to another origin must not carry credentials meant for the first one.
+      // A redirect to another origin must not carry credentials meant for the first one: no
+      // secret-classed header, and no client certificate (a kubeconfig's, for the API server proxy).
       if (next.origin !== url.origin) {
-        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !SENSITIVE_ON_REDIRECT.includes(k.toLowerCase())));
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !SENSITIVE_HEADER.test(k)));
+        crossed = true;
       }
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
         method = method === 'HEAD' ? 'HEAD' : 'GET';
@@ -80,7 +100,10 @@ export const request: Requester = async (req) => {
       continue;
     }
     if (res.status >= 300 && res.status < 400 && location && req.maxRedirects > 0 && hop >= req.maxRedirects) {
-      throw new RequestFailed(`more than ${req.maxRedirects} redirects (last to ${new URL(location, url).href})`);
+      // The Location is the server's text, and may carry a signed query: masked, redacted, inert.
+      throw new RequestFailed(
+        `more than ${req.maxRedirects} redirects (last to ${untrusted(redactUrl(new URL(location, url).href), { max: 200, oneLine: true })})`,
+      );
     }
     return { ...res, latencyMs: performance.now() - started, finalUrl: url, redirects: hop };
   }
@@ -98,10 +121,12 @@ async function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
     const isHttps = req.url.protocol === 'https:';
     const headers: Record<string, string> = { 'user-agent': 'shipline-smoke-test', ...req.headers };
     if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+    // One agent per request, as `agent: false` gives without a proxy: checks must not share sockets.
+    const agent = req.proxyEnv ? new (isHttps ? httpsMod.Agent : httpMod.Agent)({ proxyEnv: req.proxyEnv }) : false;
     const options: https.RequestOptions = {
       method: req.method,
       headers,
-      agent: false,
+      agent,
       ...(isHttps ? { ca: req.ca, cert: req.cert, key: req.key, servername: req.servername, rejectUnauthorized: !req.insecure } : {}),
     };
     const r = (isHttps ? httpsMod : httpMod).request(req.url, options, (res) => {
@@ -118,6 +143,7 @@ async function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
       });
       res.on('end', () => {
         clearTimeout(timer);
+        if (agent) agent.destroy();
         resolve({
           status: res.statusCode ?? 0,
           headers: res.headers,
@@ -133,6 +159,7 @@ async function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
     }, timeoutMs);
     const fail = (e: unknown) => {
       clearTimeout(timer);
+      if (agent) agent.destroy();
       reject(e instanceof RequestFailed ? e : describe(e));
     };
     r.on('error', fail);

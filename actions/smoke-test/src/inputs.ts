@@ -1,4 +1,5 @@
 import { type InputsOf, input, UserError } from '@shipline/kit';
+import { redactUrl } from '@shipline/kit/redact-url';
 import { type JsonExpectation, parseJsonExpectation, parseStatusPattern, type StatusPattern } from './expect.ts';
 import { type ProxyTarget, parseProxyTarget } from './targets.ts';
 
@@ -10,12 +11,50 @@ export interface Header {
   value: string;
 }
 
+/** What Node (and HTTP) accept in a header value: tab, visible ASCII and the rest of Latin-1. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Time limits above this overflow Node's timers (which then fire at once): about 24.8 days. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+// Header lines often hold credentials (`Authorization: Bearer …`), so a bad line is described,
+// never quoted: a line without its colon would otherwise print the token in the error.
 const header = input.custom<Header>('header line `Name: value`', (raw, fail) => {
   const i = raw.indexOf(':');
-  if (i <= 0) return fail(`${input.quote(raw.slice(0, 40))} is not a header line`, 'write one `Name: value` a line');
+  if (i <= 0)
+    return fail(
+      'a line has no `Name:` before a colon, so it is not a header line (the line is not shown: it may hold a credential)',
+      'write one `Name: value` a line, e.g. `Authorization: Bearer ${{ secrets.TOKEN }}`',
+    );
   const name = raw.slice(0, i).trim();
-  if (!HEADER_NAME.test(name)) return fail(`${input.quote(name)} is not a valid header name`, 'header names are letters, digits and - (e.g. X-Request-Id)');
-  return { name, value: raw.slice(i + 1).trim() };
+  if (!HEADER_NAME.test(name))
+    return fail(
+      'a line starts with an invalid header name (the line is not shown: it may hold a credential)',
+      "header names are letters, digits and !#$%&'*+.^_`|~- (e.g. X-Request-Id)",
+    );
+  const value = raw.slice(i + 1).trim();
+  if (!HEADER_VALUE.test(value)) {
+    const why = /[\r\n]/.test(value)
+      ? 'a line break (CR or LF)'
+      : [...value].some((c) => (c.codePointAt(0) as number) < 0x20 || c === '\x7f')
+        ? 'a control character'
+        : 'a character outside Latin-1';
+    return fail(`the value of header ${name} holds ${why}, which HTTP does not allow`, 'percent-encode or base64 the value, or drop the character');
+  }
+  return { name, value };
+});
+
+/** A URL whose credentials (userinfo, `?token=`) are never quoted in an error about it. */
+const targetUrl = input.custom<URL>('URL', (raw, fail) => {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return fail(`${input.quote(redactUrl(raw))} is not a valid URL`, 'write an absolute URL such as http://127.0.0.1:8080/healthz');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    return fail(`${input.quote(redactUrl(raw))} uses ${u.protocol.replace(/:$/, '')}`, 'use http or https');
+  if (!u.hostname) return fail(`${input.quote(redactUrl(raw))} has no host`, 'write an absolute URL with a host');
+  return u;
 });
 
 const statusPattern = input.custom<StatusPattern>('status code or class', (raw, fail) => {
@@ -43,7 +82,7 @@ const proxyTarget = (kind: 'service' | 'pod') =>
   });
 
 export const schema = {
-  url: input.list(input.url()),
+  url: input.list(targetUrl),
   service: input.list(proxyTarget('service')),
   pod: input.list(proxyTarget('pod')),
   kubeconfig: input.string({ secret: 'whole' }),
@@ -55,11 +94,12 @@ export const schema = {
   'expect-status': input.list(statusPattern, { default: '2xx' }),
   'expect-body': input.regex(),
   'expect-json': input.list(jsonExpectation, { commas: false }),
-  'max-latency': input.duration({ min: 1 }),
-  timeout: input.duration({ default: '10s', min: 1 }),
-  deadline: input.duration({ default: '60s', min: 1 }),
-  interval: input.duration({ default: '1s', min: 0 }),
-  'max-interval': input.duration({ default: '10s', min: 0 }),
+  'max-latency': input.duration({ min: 1, max: MAX_TIMER_MS }),
+  timeout: input.duration({ default: '10s', min: 1, max: MAX_TIMER_MS }),
+  deadline: input.duration({ default: '60s', min: 1, max: MAX_TIMER_MS }),
+  // A floor: `interval: 0` would mean a thousand attempts a second against a failing target.
+  interval: input.duration({ default: '1s', min: 100, max: MAX_TIMER_MS }),
+  'max-interval': input.duration({ default: '10s', min: 100, max: MAX_TIMER_MS }),
   backoff: input.number({ default: '2', min: 1, max: 10 }),
   retries: input.integer({ min: 0 }),
   'consecutive-successes': input.integer({ default: '1', min: 1, max: 1000 }),
@@ -120,10 +160,4 @@ export function validate(i: Inputs): void {
   }
 }
 
-export function redactUrl(u: URL): string {
-  if (!u.username && !u.password) return u.href;
-  const c = new URL(u.href);
-  c.username = c.username ? '***' : '';
-  c.password = '';
-  return c.href;
-}
+export { redactUrl };

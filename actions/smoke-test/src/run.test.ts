@@ -63,7 +63,7 @@ describe('smoke-test retry loop', () => {
 
   it('counts retries as failed checks allowed', async () => {
     const h = harness([503]);
-    const r = await run(inputs({ retries: '2', interval: '10ms' }), h.deps);
+    const r = await run(inputs({ retries: '2', interval: '100ms' }), h.deps);
     expect(r.results[0]).toMatchObject({ passed: false, attempts: 3, status: 503 });
     expect(r.results[0]?.reason).toMatch(/failed 3 time\(s\); retries: 2/);
   });
@@ -74,14 +74,14 @@ describe('smoke-test retry loop', () => {
       parseInputs(schema, (n) => ({ url: 'http://user:pa55word@svc.test/', headers: 'X-Api-Key: key-123456\nAccept: text/plain' })[n]),
       h.deps,
     );
-    expect(r.results[0]?.target).toBe('http://***@svc.test/');
+    expect(r.results[0]?.target).toBe('http://***:***@svc.test/');
     h.host.info('pa55word key-123456 text/plain');
     expect(h.host.log.at(-1)).toBe('*** *** text/plain\n');
   });
 
   it('reports percentiles over successful checks only', async () => {
     const h = harness(['refused', 200], 40);
-    const r = await run(inputs({ interval: '10ms' }), h.deps);
+    const r = await run(inputs({ interval: '100ms' }), h.deps);
     expect(r.p50Ms).toBe(40);
     expect(r.p95Ms).toBe(40);
   });

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { type Log, pool, UserError } from '@shipline/kit';
+import type http from 'node:http';
+import { type Log, pool, UserError, untrusted } from '@shipline/kit';
+import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
 import type { Connection } from '@shipline/kube';
 import { type Expectations, evaluate, percentile } from './expect.ts';
-import { type HttpResponse, type Requester, RequestFailed } from './http.ts';
-import { type Inputs, redactUrl } from './inputs.ts';
+import { type HttpResponse, type Requester, RequestFailed, SENSITIVE_HEADER } from './http.ts';
+import type { Inputs } from './inputs.ts';
 import { formatProxyTarget, proxyUrl } from './targets.ts';
 
 export interface TargetResult {
@@ -50,6 +52,17 @@ export interface Deps {
   sleep(ms: number): Promise<void>;
   log: Log;
   mask(secret: string): void;
+  /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY are read from here (the process environment in the action). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
+function proxyFromEnv(env: Readonly<Record<string, string | undefined>> | undefined): http.ProxyEnv | undefined {
+  if (!env) return undefined;
+  const out: http.ProxyEnv = {};
+  for (const n of PROXY_VARIABLES) if (env[n]) out[n] = env[n];
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** One thing to check: a URL as given, or a service/pod through the API server's proxy. */
@@ -63,9 +76,8 @@ interface Target {
   servername?: string;
   insecure: boolean;
   proxied: boolean;
+  proxyEnv: http.ProxyEnv | undefined;
 }
-
-const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key)$|token|secret|password|api-?key/i;
 const MAX_BODY_BYTES = 1 << 20;
 
 export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
@@ -76,9 +88,21 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
     if (SENSITIVE_HEADER.test(h.name)) deps.mask(h.value);
     headers[h.name] = h.value;
   }
-  for (const u of inputs.url) if (u.password) deps.mask(decodeURIComponent(u.password));
+  // Userinfo and token-like query values (`?token=`, `X-Amz-Signature=`) are credentials: masked
+  // wherever a server echoes them, and replaced by *** wherever the URL itself is shown.
+  for (const u of inputs.url) for (const s of urlSecrets(u)) deps.mask(s);
+  const envProxy = proxyFromEnv(deps.env);
+  for (const n of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const) for (const s of urlSecrets(envProxy?.[n] ?? '')) deps.mask(s);
   const ca = inputs['ca-file'] ? readCa(inputs['ca-file']) : undefined;
-  const targets: Target[] = inputs.url.map((url) => ({ label: redactUrl(url), url, headers, ca, insecure: inputs.insecure, proxied: false }));
+  const targets: Target[] = inputs.url.map((url) => ({
+    label: redactUrl(url),
+    url,
+    headers,
+    ca,
+    insecure: inputs.insecure,
+    proxied: false,
+    proxyEnv: envProxy,
+  }));
   let api: ApiConnection | undefined;
   const proxied = [...inputs.service, ...inputs.pod];
   if (proxied.length) {
@@ -86,6 +110,9 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
     api = await deps.connect({ content: inputs.kubeconfig, path: inputs['kubeconfig-path'], context: inputs.context });
     for (const v of Object.values(api.headers)) deps.mask(v.replace(/^(Bearer|Basic) /, ''));
     for (const v of api.secrets ?? []) deps.mask(v);
+    if (api.proxyUrl) for (const s of urlSecrets(api.proxyUrl)) deps.mask(s);
+    // A cluster's own proxy-url wins over the environment and, as in kubectl, ignores NO_PROXY.
+    const apiProxy: http.ProxyEnv | undefined = api.proxyUrl ? { HTTPS_PROXY: api.proxyUrl, HTTP_PROXY: api.proxyUrl } : envProxy;
     for (const t of proxied) {
       const target: Target = {
         label: formatProxyTarget(t),
@@ -94,6 +121,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
         ca: api.ca,
         insecure: !api.rejectUnauthorized,
         proxied: true,
+        proxyEnv: apiProxy,
       };
       if (api.cert) target.cert = api.cert;
       if (api.key) target.key = api.key;
@@ -161,6 +189,7 @@ async function checkAll(inputs: Inputs, deps: Deps, targets: Target[], started: 
           insecure: target.insecure,
           maxRedirects: inputs['follow-redirects'] ? inputs['max-redirects'] : 0,
           maxBodyBytes: MAX_BODY_BYTES,
+          ...(target.proxyEnv ? { proxyEnv: target.proxyEnv } : {}),
         });
         reasons = evaluate(last, ex);
         if (target.proxied && reasons.length) {
@@ -212,7 +241,7 @@ function apiServerReason(res: HttpResponse): string | undefined {
   if (res.status < 400) return undefined;
   try {
     const body = JSON.parse(res.body) as { kind?: string; message?: string };
-    if (body.kind === 'Status' && typeof body.message === 'string') return body.message;
+    if (body.kind === 'Status' && typeof body.message === 'string') return untrusted(body.message, { max: 300, oneLine: true });
   } catch {
     // The target's own error page: the status rule already says enough.
   }

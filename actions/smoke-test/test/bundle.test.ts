@@ -97,7 +97,7 @@ afterAll(async () => {
   ca?.cleanup();
 });
 
-const fast = { interval: '50ms', 'max-interval': '200ms' };
+const fast = { interval: '100ms', 'max-interval': '200ms' };
 
 describe('dist/smoke-test under the GitHub contract', () => {
   it('passes a live server and writes outputs and a summary table', async () => {

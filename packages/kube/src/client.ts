@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { untrusted } from '@shipline/kit/untrusted';
 import { ApiError, UnreachableError } from './errors.ts';
 import type { Connection } from './kubeconfig.ts';
 import { isRecord, type KubeObject } from './object.ts';
@@ -18,6 +19,22 @@ export interface ClientOptions {
   /** First backoff step; doubles each retry, with jitter. */
   backoffMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * HTTPS_PROXY/HTTP_PROXY/NO_PROXY (usually the process environment). A cluster's own
+   * `proxy-url` (Connection.proxyUrl) wins over it and, as with kubectl, ignores NO_PROXY.
+   */
+  proxyEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
+/** The proxy settings Node's agents take (`proxyEnv`), or undefined for a direct connection. */
+export function proxySettings(conn: Pick<Connection, 'proxyUrl'>, env?: Readonly<Record<string, string | undefined>>): http.ProxyEnv | undefined {
+  if (conn.proxyUrl) return { HTTPS_PROXY: conn.proxyUrl, HTTP_PROXY: conn.proxyUrl };
+  if (!env) return undefined;
+  const out: http.ProxyEnv = {};
+  for (const n of PROXY_VARIABLES) if (env[n]) out[n] = env[n];
+  return Object.keys(out).length ? out : undefined;
 }
 
 export interface Resource {
@@ -35,6 +52,12 @@ export interface Response<T> {
 }
 
 type Query = Record<string, string | undefined>;
+
+/** One line of a watch stream. ERROR carries a Status (410 Gone: the version is too old, re-list). */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubeObject | { kind: 'Status'; code?: number; reason?: string; message?: string };
+}
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
@@ -54,6 +77,10 @@ export class KubeClient {
     this.server = conn.server;
     const isHttps = conn.server.protocol === 'https:';
     const agentOpts: https.AgentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 16 };
+    // Node's agents speak the proxy protocol themselves (CONNECT for https, absolute-form for
+    // http), with the proxy URL's userinfo sent to the proxy only.
+    const proxyEnv = proxySettings(conn, opts.proxyEnv);
+    if (proxyEnv) agentOpts.proxyEnv = proxyEnv;
     if (isHttps) {
       agentOpts.rejectUnauthorized = conn.rejectUnauthorized;
       // One secure context for every connection: parsing the CA, certificate and key per socket
@@ -222,6 +249,160 @@ export class KubeClient {
       throw e;
     }
   }
+
+  // ---- Status engine: versioned lists, watch streams, text bodies (pod logs) ----
+
+  /** A LIST with the collection's resourceVersion (the point a watch starts from), paged by 500. */
+  async listVersioned(r: Resource, namespace: string | undefined, query: Query = {}): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const items: KubeObject[] = [];
+    let next: string | undefined;
+    let resourceVersion = '';
+    do {
+      const res = await this.request<{ items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } }>(
+        'GET',
+        KubeClient.pathOf(r, namespace),
+        {
+          query: { ...query, limit: '500', continue: next },
+        },
+      );
+      for (const o of res.body.items ?? []) items.push({ ...o, apiVersion: r.apiVersion, kind: r.kind });
+      resourceVersion = res.body.metadata?.resourceVersion ?? resourceVersion;
+      next = res.body.metadata?.continue || undefined;
+    } while (next);
+    return { items, resourceVersion };
+  }
+
+  /**
+   * One WATCH request: calls `onEvent` for each line of the server's newline-delimited JSON
+   * stream and resolves when the server ends it (timeoutSeconds) or `signal` aborts. Rejects on a
+   * refused request (ApiError), a stream cut short (ECONNRESET), a stream silent for `idleMs`
+   * (ETIMEDOUT: a dead connection sends nothing, and bookmarks come about every minute) or a line
+   * that is not JSON. The caller re-watches or re-lists; no retry happens here.
+   */
+  watch(r: Resource, namespace: string | undefined, query: Query, onEvent: (e: WatchEvent) => void, signal?: AbortSignal, idleMs = 90_000): Promise<void> {
+    const qs = new URLSearchParams({ watch: 'true' });
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, v);
+    const path = KubeClient.pathOf(r, namespace);
+    const url = new URL(`${this.server.href.replace(/\/$/, '')}${path}?${qs}`);
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return resolve();
+      let settled = false;
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = () => {
+        finish();
+        req.destroy();
+      };
+      const fail = (code: string, message: string) => {
+        const e = new Error(`${message} (GET ${path})`) as NodeJS.ErrnoException;
+        e.code = code;
+        finish(e);
+        req.destroy();
+      };
+      let idle = setTimeout(() => fail('ETIMEDOUT', `watch silent for ${idleMs} ms`), idleMs);
+      const touch = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => fail('ETIMEDOUT', `watch silent for ${idleMs} ms`), idleMs);
+      };
+      const mod = url.protocol === 'https:' ? https : http;
+      const headers = { Accept: 'application/json', 'User-Agent': 'shipline', ...this.conn.headers };
+      const req = mod.request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+        const status = res.statusCode ?? 0;
+        res.setEncoding('utf8');
+        if (status >= 400) {
+          let text = '';
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => finish(apiError(status, text, 'GET', path)));
+          res.on('error', (e) => finish(e));
+          return;
+        }
+        let buf = '';
+        let ended = false;
+        res.on('data', (chunk: string) => {
+          touch();
+          buf += chunk;
+          let nl = buf.indexOf('\n');
+          while (nl >= 0 && !settled) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            nl = buf.indexOf('\n');
+            if (line === '') continue;
+            let event: WatchEvent;
+            try {
+              event = JSON.parse(line) as WatchEvent;
+            } catch {
+              return fail('EPROTO', 'watch stream sent a line that is not JSON');
+            }
+            try {
+              onEvent(event);
+            } catch (e) {
+              finish(e);
+              req.destroy();
+              return;
+            }
+          }
+        });
+        res.on('end', () => {
+          ended = true;
+          finish();
+        });
+        res.on('error', (e) => finish(e));
+        res.on('close', () => {
+          if (!ended && !settled) fail('ECONNRESET', 'watch stream closed before its end');
+        });
+      });
+      req.on('error', (e) => finish(e));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.end();
+    });
+  }
+
+  /**
+   * A GET whose answer is text, not JSON (pod logs), retried like `request`. Raw, untrusted
+   * text: the caller passes it through `untrusted()` before showing any of it.
+   */
+  async getText(path: string, query: Query = {}): Promise<string> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, v);
+    const url = new URL(this.server.href.replace(/\/$/, '') + path + (qs.size ? `?${qs}` : ''));
+    for (let attempt = 1; ; attempt++) {
+      let res: { status: number; headers: http.IncomingHttpHeaders; text: string };
+      try {
+        res = await this.once('GET', url, undefined, 'application/json');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code && RETRY_CODES.has(code) && attempt < this.attempts) {
+          await this.sleep(this.backoff(attempt));
+          continue;
+        }
+        throw new UnreachableError(this.server.origin, describeNetError(e), { cause: e });
+      }
+      if (res.status < 400) return res.text;
+      if (RETRY_STATUS.has(res.status) && attempt < this.attempts) {
+        await this.sleep(retryAfter(res.headers['retry-after']) ?? this.backoff(attempt));
+        continue;
+      }
+      throw apiError(res.status, res.text, 'GET', path);
+    }
+  }
+
+  /** The last `tailLines` lines of a container's log (`previous`: of its last terminated instance). */
+  logs(namespace: string, pod: string, opts: { container: string; previous?: boolean; tailLines: number; limitBytes?: number }): Promise<string> {
+    return this.getText(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`, {
+      container: opts.container,
+      previous: opts.previous ? 'true' : undefined,
+      tailLines: String(opts.tailLines),
+      limitBytes: String(opts.limitBytes ?? 256 * 1024),
+    });
+  }
 }
 
 function parseBody(text: string): unknown {
@@ -241,21 +422,34 @@ function retryAfter(v: string | string[] | undefined): number | undefined {
   return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - Date.now()), 30_000);
 }
 
+/** A Status cause with its server-written text made printable. */
+function cleanCause(c: unknown): unknown {
+  if (!isRecord(c)) return c;
+  const out: Record<string, unknown> = { ...c };
+  for (const k of ['message', 'field', 'reason']) if (typeof out[k] === 'string') out[k] = untrusted(out[k], { max: 300, oneLine: true });
+  return out;
+}
+
+/**
+ * The API server's answer as an error. Its message, causes and any non-Status body are the
+ * server's text (admission webhooks write whatever they like there): masked, then cut, then made inert.
+ */
 function apiError(status: number, text: string, method: string, path: string): ApiError {
   const body = parseBody(text);
   if (isRecord(body) && body.kind === 'Status') {
-    const causes = isRecord(body.details) && Array.isArray(body.details.causes) ? body.details.causes : [];
+    const causes = isRecord(body.details) && Array.isArray(body.details.causes) ? body.details.causes.map(cleanCause) : [];
     return new ApiError({
       status,
-      reason: typeof body.reason === 'string' && body.reason ? body.reason : String(status),
-      message: typeof body.message === 'string' ? body.message : `HTTP ${status}`,
+      reason: typeof body.reason === 'string' && body.reason ? untrusted(body.reason, { max: 60, oneLine: true }) : String(status),
+      message: typeof body.message === 'string' ? untrusted(body.message, { max: 2000, oneLine: true }) : `HTTP ${status}`,
       method,
       path,
       details: causes,
     });
   }
   const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'NotFound' : String(status);
-  const snippet = typeof body === 'string' ? body.slice(0, 200).replace(/\s+/g, ' ').trim() : '';
+  // Masked before it is cut: a cut inside a reflected token would leave most of it readable.
+  const snippet = typeof body === 'string' ? untrusted(body, { max: 200, oneLine: true }) : '';
   return new ApiError({ status, reason, message: `HTTP ${status} from ${method} ${path}${snippet ? `: ${snippet}` : ''}`, method, path });
 }
 

@@ -103,7 +103,47 @@ function lcsOps(a: string[], b: string[]): { op: ' ' | '-' | '+'; line: string }
   return [...a.slice(0, start).map((line) => ({ op: ' ' as const, line })), ...mid, ...a.slice(endA).map((line) => ({ op: ' ' as const, line }))];
 }
 
-/** The diff of one object: all `+` when it does not exist yet. */
+/** Bytes a Secret value stands for: `data` is base64, `stringData` is text. */
+function secretBytes(field: 'data' | 'stringData', v: unknown): number {
+  if (typeof v !== 'string') return 0;
+  return field === 'data' ? Buffer.from(v, 'base64').length : Buffer.byteLength(v);
+}
+
+/** The decoded bytes of a key, from `data` or `stringData` (stringData wins, as on the server). */
+function secretValue(o: Record<string, unknown> | undefined, key: string): Buffer | undefined {
+  if (!o) return undefined;
+  if (isRecord(o.stringData) && typeof o.stringData[key] === 'string') return Buffer.from(o.stringData[key]);
+  if (isRecord(o.data) && typeof o.data[key] === 'string') return Buffer.from(o.data[key], 'base64');
+  return undefined;
+}
+
+/**
+ * Secret `data`/`stringData` values replaced by `(redacted, N bytes, changed|unchanged)`, judged
+ * against the other side, so a diff shows which keys change without showing any value. The side
+ * before apply says only its size: the two lines of a changed key of equal size must still differ.
+ */
+export function redactSecret(o: Record<string, unknown>, other: Record<string, unknown> | undefined, side: 'before' | 'after'): Record<string, unknown> {
+  if (o.kind !== 'Secret') return o;
+  const out: Record<string, unknown> = { ...o };
+  for (const field of ['data', 'stringData'] as const) {
+    const values = o[field];
+    if (!isRecord(values)) continue;
+    const red: Record<string, string> = {};
+    for (const [k, v] of Object.entries(values)) {
+      const n = secretBytes(field, v);
+      const mine = secretValue(o, k);
+      const theirs = secretValue(other, k);
+      const same = mine !== undefined && theirs !== undefined && mine.equals(theirs);
+      red[k] = same ? `(redacted, ${n} bytes, unchanged)` : side === 'after' ? `(redacted, ${n} bytes, changed)` : `(redacted, ${n} bytes)`;
+    }
+    out[field] = red;
+  }
+  return out;
+}
+
+/** The diff of one object: all `+` when it does not exist yet. Secret values never appear. */
 export function diffObject(live: KubeObject | undefined, next: KubeObject): string {
-  return diffLines(live ? toYaml(comparable(live)) : '', toYaml(comparable(next)));
+  const a = live ? comparable(live) : undefined;
+  const b = comparable(next);
+  return diffLines(a ? toYaml(redactSecret(a, b, 'before')) : '', toYaml(redactSecret(b, a, 'after')));
 }

@@ -29,3 +29,40 @@ export function addPullSecret(objects: readonly KubeObject[], name: string, name
   }
   return n;
 }
+
+/**
+ * Every value a Secret object carries, each on its own, to mask before anything is printed: the
+ * base64 text of `data` and what it decodes to, `stringData` and its base64 — and, for a docker
+ * config, the password, auth and token fields inside it. A `.dockerconfigjson` is one line of
+ * JSON, so masking it whole is safe; multi-line values are masked line by line by the masker.
+ */
+export function secretValuesOf(o: KubeObject): string[] {
+  if (o.kind !== 'Secret') return [];
+  const out = new Set<string>();
+  const addDecoded = (text: string) => {
+    out.add(text);
+    try {
+      const doc: unknown = JSON.parse(text);
+      const auths = isRecord(doc) && isRecord(doc.auths) ? Object.values(doc.auths) : [];
+      for (const a of auths) {
+        if (!isRecord(a)) continue;
+        for (const f of ['password', 'auth', 'identitytoken', 'registrytoken']) if (typeof a[f] === 'string' && a[f] !== '') out.add(a[f]);
+      }
+    } catch {
+      // Not a docker config: the value itself is the secret.
+    }
+  };
+  const data = isRecord(o.data) ? o.data : {};
+  for (const v of Object.values(data)) {
+    if (typeof v !== 'string' || v === '') continue;
+    out.add(v);
+    addDecoded(Buffer.from(v, 'base64').toString('utf8'));
+  }
+  const stringData = isRecord(o.stringData) ? o.stringData : {};
+  for (const v of Object.values(stringData)) {
+    if (typeof v !== 'string' || v === '') continue;
+    addDecoded(v);
+    out.add(Buffer.from(v).toString('base64'));
+  }
+  return [...out];
+}

@@ -1,3 +1,4 @@
+import { untrusted } from '@shipline/kit/untrusted';
 import type { Credential, CredentialSource } from './docker-config.ts';
 import { OciError, RegistryError } from './errors.ts';
 import { errorDetail } from './retry.ts';
@@ -48,7 +49,7 @@ export class RegistryAuth {
     const pick = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic');
     if (!pick)
       throw new OciError(
-        `registry ${registry} asks for unsupported authentication: ${header.slice(0, 100)}`,
+        `registry ${registry} asks for unsupported authentication: ${untrusted(header, { max: 100, oneLine: true })}`,
         'only Bearer and Basic registry auth are supported',
       );
     this.challenges.set(registry, pick);
@@ -122,7 +123,7 @@ export class RegistryAuth {
     try {
       realmUrl = new URL(realm);
     } catch {
-      throw new RegistryError(`registry ${registry} sent an invalid token realm ${realm}`, { endpoint: registry });
+      throw new RegistryError(`registry ${registry} sent an invalid token realm ${untrusted(realm, { max: 200, oneLine: true })}`, { endpoint: registry });
     }
     const service = challenge.params.service;
     const endpoint = `${realmUrl.protocol}//${realmUrl.host}${realmUrl.pathname}`;
@@ -156,7 +157,16 @@ export class RegistryAuth {
       const detail = await errorDetail(res);
       throw new RegistryError(`token request to ${endpoint} failed: HTTP ${res.status} ${detail}`, { endpoint, status: res.status });
     }
-    const doc = JSON.parse((await readBody(res)).toString('utf8')) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    const doc = tokenAnswer(await readBody(res, 1024 * 1024));
+    if (!doc) {
+      // An HTML login page or a proxy's error page, say: name the registry and what came back, not the body.
+      const type = untrusted(res.headers['content-type'] ?? 'no content type', { max: 80, oneLine: true });
+      throw new RegistryError(`the token service ${endpoint} of registry ${registry} answered HTTP ${res.status} with ${type}, not a JSON token`, {
+        endpoint,
+        status: res.status,
+        hint: `check that ${registry} is a container registry and that nothing (a proxy, a login page) stands in front of its token service`,
+      });
+    }
     const token = doc.token ?? doc.access_token;
     if (!token) throw new RegistryError(`token service ${endpoint} returned no token`, { endpoint });
     this.deps.onSecret?.(token);
@@ -166,5 +176,23 @@ export class RegistryAuth {
     const lifetime = Math.max(10, doc.expires_in ?? 60) * 1000;
     this.tokens.set(this.key(registry, scopes), { header, expiresAt: now + lifetime - 10_000 });
     return header;
+  }
+}
+
+type TokenAnswer = { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+
+/** The token document, or undefined when the answer is not a JSON object. */
+function tokenAnswer(bytes: Buffer): TokenAnswer | undefined {
+  try {
+    const doc: unknown = JSON.parse(bytes.toString('utf8'));
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+    const d = doc as Record<string, unknown>;
+    return {
+      ...(typeof d.token === 'string' ? { token: d.token } : {}),
+      ...(typeof d.access_token === 'string' ? { access_token: d.access_token } : {}),
+      ...(typeof d.expires_in === 'number' ? { expires_in: d.expires_in } : {}),
+    };
+  } catch {
+    return undefined;
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { untrusted } from '@shipline/kit/untrusted';
 import { type RegistryAuth, repositoryScope } from './auth.ts';
 import { DigestingStream, sha256Digest } from './digest.ts';
 import { OciError, RegistryError } from './errors.ts';
@@ -107,11 +108,14 @@ export class RegistryClient {
   private async request(scopes: string[], req: HttpRequest): Promise<HttpResponse> {
     const base = await this.ping();
     const url = req.url.startsWith('http') ? req.url : `${base}${req.url}`;
+    // Credentials belong to the registry's own origin: an upload Location that points at another
+    // host (a storage bucket, a CDN, a hostile registry) gets the request without them.
+    const sameOrigin = new URL(url).origin === new URL(base).origin;
     for (let attempt = 0; ; attempt++) {
-      const authz = await this.opts.auth.header(this.registry, scopes);
+      const authz = sameOrigin ? await this.opts.auth.header(this.registry, scopes) : undefined;
       const headers = { ...req.headers, ...(authz ? { authorization: authz } : {}) };
       const res = await this.opts.transport({ ...req, url, headers });
-      if (res.status !== 401 || attempt > 0 || (req.body !== undefined && !(req.body instanceof Uint8Array) && typeof req.body !== 'function')) {
+      if (res.status !== 401 || attempt > 0 || !sameOrigin || (req.body !== undefined && !(req.body instanceof Uint8Array) && typeof req.body !== 'function')) {
         if (res.status === 401 || res.status === 403) {
           const detail = await errorDetail(res);
           throw new RegistryError(`${endpointOf(req.method, url)}: access denied (HTTP ${res.status}${detail ? `: ${detail}` : ''})`, {
@@ -309,9 +313,12 @@ export class RegistryClient {
     const local = sha256Digest(doc.bytes);
     const remote = res.headers['docker-content-digest'];
     if (remote !== undefined && remote !== local) {
-      throw new RegistryError(`${this.registry}/${repository}:${reference}: the registry stored the manifest as ${remote} but its bytes hash to ${local}`, {
-        endpoint: path,
-      });
+      throw new RegistryError(
+        `${this.registry}/${repository}:${reference}: the registry stored the manifest as ${untrusted(remote, { max: 100, oneLine: true })} but its bytes hash to ${local}`,
+        {
+          endpoint: path,
+        },
+      );
     }
     return local;
   }

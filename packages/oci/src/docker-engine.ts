@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { untrusted } from '@shipline/kit/untrusted';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { type DockerArchiveOptions, dockerArchiveSource, fileLayerCache } from './docker-archive.ts';
@@ -61,11 +62,14 @@ async function readAll(res: Readable): Promise<Buffer> {
 
 async function engineError(res: http.IncomingMessage): Promise<string> {
   const text = (await readAll(res)).toString('utf8');
+  let message = text.trim();
   try {
-    return (JSON.parse(text) as { message?: string }).message ?? text;
+    message = String((JSON.parse(text) as { message?: string }).message ?? text);
   } catch {
-    return text.trim();
+    // Not JSON: the whole text is the message.
   }
+  // The engine echoes names and build output it was given: outside text, shown in errors.
+  return untrusted(message, { max: 500, oneLine: true });
 }
 
 export interface DockerImageInfo {

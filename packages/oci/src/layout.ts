@@ -1,6 +1,7 @@
 import { createReadStream, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { untrusted } from '@shipline/kit/untrusted';
 import { assertDigest, sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import type { Blob, ImageManifests, ImageSource, ManifestDoc } from './source.ts';
@@ -148,7 +149,7 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
       const names = entries.map((e) => e.annotations?.[REF_NAME]).filter(Boolean);
       throw new OciError(
         `OCI layout ${dir} has no image named ${JSON.stringify(options.ref)}`,
-        names.length ? `it has: ${names.join(', ')}` : 'its entries carry no org.opencontainers.image.ref.name',
+        names.length ? `it has: ${untrusted(names.join(', '), { max: 300, oneLine: true })}` : 'its entries carry no org.opencontainers.image.ref.name',
       );
     }
     const m = await loadManifest(pick, 'index.json');
@@ -160,7 +161,10 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
     await walk({ doc: root, json: index.doc }, true);
   } else {
     const names = entries.map((e) => e.annotations?.[REF_NAME] ?? e.digest);
-    throw new OciError(`OCI layout ${dir} holds ${entries.length} images; pick one`, `name one of: ${names.join(', ')}`);
+    throw new OciError(
+      `OCI layout ${dir} holds ${entries.length} images; pick one`,
+      `name one of: ${untrusted(names.join(', '), { max: 300, oneLine: true })}`,
+    );
   }
   const manifests: ImageManifests = { root, children };
   if (configDigest !== undefined) manifests.configDigest = configDigest;

@@ -49,6 +49,8 @@ export interface PushOptions {
   chunkSize?: number;
   /** Per-request socket inactivity timeout. Default 60 s. */
   timeoutMs?: number;
+  /** Proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), usually the process environment. */
+  proxyEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface PushResult {
@@ -113,6 +115,7 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
       ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
       skipVerifyHosts: insecure,
       ...(options.timeoutMs !== undefined ? { idleTimeoutMs: options.timeoutMs } : {}),
+      ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}),
     });
   const transport = withRetry(base, {
     sleep: options.sleep ?? defaultSleep,

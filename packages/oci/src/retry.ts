@@ -1,3 +1,4 @@
+import { untrusted } from '@shipline/kit/untrusted';
 import { type BackoffOptions, DEFAULT_BACKOFF, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay } from './backoff.ts';
 import { RegistryError } from './errors.ts';
 import { drain, type HttpResponse, isReplayable, readBody, type Transport } from './transport.ts';
@@ -76,7 +77,10 @@ export function withRetry(transport: Transport, deps: RetryDeps = {}): Transport
   };
 }
 
-/** The registry's error message from a failed response (distribution's {errors:[{code,message}]}). */
+/**
+ * The registry's error message from a failed response (distribution's {errors:[{code,message}]}),
+ * made safe to print: the body is the server's text, so it is masked, then cut, then made inert.
+ */
 export async function errorDetail(res: HttpResponse): Promise<string> {
   let text: string;
   try {
@@ -87,10 +91,10 @@ export async function errorDetail(res: HttpResponse): Promise<string> {
   try {
     const doc = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string; detail?: unknown }> };
     if (Array.isArray(doc.errors) && doc.errors.length > 0) {
-      return doc.errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+      return untrusted(doc.errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; '), { max: 400, oneLine: true });
     }
   } catch {
     /* not JSON */
   }
-  return text.trim().slice(0, 200);
+  return untrusted(text.trim(), { max: 200, oneLine: true });
 }

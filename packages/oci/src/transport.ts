@@ -44,6 +44,12 @@ export interface NodeTransportOptions {
   idleTimeoutMs?: number;
   /** Parallel sockets per host. Default 16. */
   maxSockets?: number;
+  /**
+   * HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case), usually the process environment. Node's own
+   * agents speak the proxy protocol (CONNECT for https, absolute-form for http) and send the proxy
+   * URL's userinfo as Proxy-Authorization to the proxy only. Undefined: no proxy.
+   */
+  proxyEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 function timeoutError(message: string): Error {
@@ -78,11 +84,13 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
   const connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const maxSockets = options.maxSockets ?? 16;
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+  const proxyEnv = options.proxyEnv ? proxyVariables(options.proxyEnv) : undefined;
+  const proxy = proxyEnv ? { proxyEnv } : {};
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets, ...proxy });
   // Node replaces its root store when `ca` is given; keep the public roots too.
   const caList = ca !== undefined ? [...tlsRootCertificates(), ca.toString()] : undefined;
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...(caList ? { ca: caList } : {}) });
-  const httpsNoVerify = new https.Agent({ keepAlive: true, maxSockets, rejectUnauthorized: false });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...proxy, ...(caList ? { ca: caList } : {}) });
+  const httpsNoVerify = new https.Agent({ keepAlive: true, maxSockets, ...proxy, rejectUnauthorized: false });
 
   return (req) =>
     new Promise<HttpResponse>((resolve, reject) => {
@@ -128,6 +136,14 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
         src.pipe(cr);
       }
     });
+}
+
+/** Only the proxy variables (Node reads nothing else from `proxyEnv`; the rest of the env stays out). */
+export function proxyVariables(env: Readonly<Record<string, string | undefined>>): http.ProxyEnv | undefined {
+  const names = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+  const out: http.ProxyEnv = {};
+  for (const n of names) if (env[n]) out[n] = env[n];
+  return Object.keys(out).length ? out : undefined;
 }
 
 function tlsRootCertificates(): readonly string[] {
