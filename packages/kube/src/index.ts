@@ -9,7 +9,7 @@ export {
   revisionOf,
   SET_LABEL,
 } from './apply.ts';
-export { type ClientOptions, describeNetError, KubeClient, type Resource } from './client.ts';
+export { type ClientOptions, describeNetError, KubeClient, type Resource, type WatchEvent } from './client.ts';
 export { comparable, diffLines, diffObject, toYaml } from './diff.ts';
 export { ApiError, ApplyError, ImageRefError, KubeconfigError, KubeError, ManifestError, ManifestSourceError, UnreachableError } from './errors.ts';
 export {
@@ -28,4 +28,22 @@ export { type LoadOptions, loadManifests, type Manifest, parseManifests, resolve
 export { describeObject, groupOf, type KubeObject, type ObjectMeta, objectKey } from './object.ts';
 export { orderObjects, phaseOf, phases } from './order.ts';
 export { annotateProvenance, type Provenance } from './provenance.ts';
-export { addPullSecret, dockerConfigSecret } from './pull-secret.ts';
+export { addPullSecret, dockerConfigSecret, secretValuesOf } from './pull-secret.ts';
+export { type EngineOptions, verifyRollout } from './status/engine/verify.ts';
+export { type ContainerLog, collectEvidence, type EventLine, type Evidence, type EvidenceOptions } from './status/evidence.ts';
+export { classifyPullError, type RuleContext, type RuleOptions } from './status/pod.ts';
+export { POD_FAILURE_REASONS, Reason, type ReasonCode } from './status/reasons.ts';
+export { type RollbackResult, rollbackWorkload } from './status/rollback.ts';
+export { computeStatus, ruleFor } from './status/rules.ts';
+export { kindOf, resolveTargets, type TargetSpec } from './status/targets.ts';
+export {
+  DEFAULT_VERIFY_OPTIONS,
+  type PodProblem,
+  type Progress,
+  type ResourceStatus,
+  type ResourceVerdict,
+  type State,
+  type Target,
+  type VerifyOptions,
+  type VerifyResult,
+} from './status/types.ts';
