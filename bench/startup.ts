@@ -32,6 +32,11 @@ const sampleInputs: Record<string, Record<string, string>> = {
     namespace: 'demo',
     vars: 'APP_VERSION=1',
   },
+  'rollout-verify': {
+    resources: '[{"apiVersion":"apps/v1","kind":"Deployment","namespace":"demo","name":"order-service","revision":{"before":"1","after":"2"}}]',
+    timeout: '3m',
+    'rollback-on-failure': 'true',
+  },
 };
 
 function time(args: string[], env: NodeJS.ProcessEnv): number {

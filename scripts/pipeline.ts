@@ -1,7 +1,7 @@
 // `./dev pipeline`: the delivery pipeline of examples/order-service on the local stack, every stage
 // through the bundled `shipline` CLI, each stage's outputs feeding the next with no glue but JSON:
-//   stack up → docker-build → registry-push → k8s-deploy → smoke-test (through the API server proxy)
-// rollout-verify joins at the end when it lands.
+//   stack up → docker-build → registry-push → k8s-deploy → rollout-verify → smoke-test (through the
+//   API server proxy)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,10 @@ function stage(name: string): void {
 }
 
 /** Runs `shipline <args>` and returns its outputs (name=value lines on stdout). */
-function shipline(args: string[], env: NodeJS.ProcessEnv): Record<string, string> {
+function shipline(args: string[], stackEnv: NodeJS.ProcessEnv): Record<string, string> {
+  // The CLI reads secret inputs from SHIPLINE_<INPUT>: the stack's registry password (for its TLS
+  // registry) is not k8s-deploy's `registry-password`, which would ask for an image-pull-secret.
+  const { SHIPLINE_REGISTRY_PASSWORD: _, ...env } = stackEnv;
   const r = spawnSync(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
   const outputs = parseOutputFile(r.stdout);
   if (r.status !== 0) {
@@ -74,6 +77,9 @@ try {
     env,
   );
 
+  stage('rollout-verify');
+  const verified = shipline(['rollout-verify', '--resources', deployed.resources as string, '--timeout', '3m'], env);
+
   stage('smoke-test through the API server proxy');
   shipline(
     [
@@ -93,7 +99,9 @@ try {
     ],
     env,
   );
-  console.error(`\n==> pipeline passed: ${pushed.digest} serving as demo/order-service (${JSON.parse(deployed.resources as string).length} objects applied)`);
+  console.error(
+    `\n==> pipeline passed: ${pushed.digest} serving as demo/order-service (${JSON.parse(deployed.resources as string).length} objects applied, rollout ${verified.status} in ${verified['duration-ms']} ms)`,
+  );
 } finally {
   rmSync(layout, { recursive: true, force: true });
 }

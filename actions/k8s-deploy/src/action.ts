@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { type ActionDefinition, Summary } from '@shipline/kit';
+import { type ActionDefinition, exec, Summary, untrusted } from '@shipline/kit';
 import type { AppliedResource, Provenance } from '@shipline/kube';
 import { type Inputs, schema, validate } from './inputs.ts';
 import type { DeployOutcome } from './run.ts';
+import { waitFailure, waitSummary } from './wait-report.ts';
 
 export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
   name: 'k8s-deploy',
@@ -30,7 +30,7 @@ export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
     changed: String([...r.resources, ...r.pruned].some((x) => x.action !== 'unchanged')),
   }),
   summary,
-  failure: (r) => r.failure?.message,
+  failure: (r) => r.failure?.message ?? waitFailure(r.wait),
 };
 
 /** The `resources` output: what the next action (rollout-verify) needs, nothing more. */
@@ -48,11 +48,14 @@ function output(r: AppliedResource) {
   return o;
 }
 
+/** A table cell of the cluster's (or the manifests') text: masked, one line, inert. */
+const cellOf = (text: unknown, max = 500) => untrusted(text, { max, oneLine: true });
+
 function summary(r: DeployOutcome): Summary {
   const s = new Summary();
   const title = r.failure ? 'k8s-deploy failed ❌' : r.dryRun ? 'k8s-deploy dry-run (nothing changed)' : 'k8s-deploy applied ✅';
   s.heading(title).paragraph(
-    `Cluster \`${r.server}\` (context \`${r.context}\`), default namespace \`${r.namespace}\`, ${(r.durationMs / 1000).toFixed(1)} s.`,
+    `Cluster \`${cellOf(r.server)}\` (context \`${cellOf(r.context)}\`), default namespace \`${cellOf(r.namespace)}\`, ${(r.durationMs / 1000).toFixed(1)} s.`,
   );
   if (r.failure) {
     s.paragraph(
@@ -62,24 +65,26 @@ function summary(r: DeployOutcome): Summary {
     );
     s.table(
       ['Object', 'Reason', 'Message'],
-      r.failure.failures.map((f) => [f.object, f.reason, f.message]),
+      r.failure.failures.map((f) => [cellOf(f.object), cellOf(f.reason), cellOf(f.message, 1000)]),
     );
   }
   const rows = [...r.resources, ...r.pruned].map((x) => [
-    x.kind,
-    x.namespace ?? '',
-    x.name,
+    cellOf(x.kind),
+    cellOf(x.namespace ?? ''),
+    cellOf(x.name),
     r.dryRun && x.action !== 'unchanged' ? `would be ${x.action}` : x.action,
-    x.revision ? `${x.revision.before ?? '—'} → ${x.revision.after ?? (r.dryRun ? '?' : '—')}` : '',
+    x.revision ? cellOf(`${x.revision.before ?? '—'} → ${x.revision.after ?? (r.dryRun ? '?' : '—')}`) : '',
   ]);
   if (rows.length) s.table(['Kind', 'Namespace', 'Name', 'Result', 'Revision'], rows);
+  if (r.wait) waitSummary(s, r.wait);
   if (r.images.length)
     s.heading('Images', 4).table(
       ['Object', 'Container', 'From', 'To'],
-      r.images.map((c) => [c.object, c.container, c.from, c.to]),
+      r.images.map((c) => [cellOf(c.object), cellOf(c.container), cellOf(c.from), cellOf(c.to)]),
     );
   if (r.dryRun) {
-    const diffs = r.resources.filter((x) => x.diff).map((x) => `--- ${x.kind} ${x.namespace ? `${x.namespace}/` : ''}${x.name}\n${x.diff}`);
+    // Secret values are already `(redacted, N bytes, …)` in the diff; the rest is the cluster's text.
+    const diffs = r.resources.filter((x) => x.diff).map((x) => untrusted(`--- ${x.kind} ${x.namespace ? `${x.namespace}/` : ''}${x.name}\n${x.diff}`));
     if (diffs.length) s.details(`Diff of ${diffs.length} object(s)`, diffs.join('\n'));
   }
   return s;
@@ -113,11 +118,15 @@ function kustomizer(path: string): ((dir: string) => Promise<string>) | undefine
       }
     });
   if (!kubectl) return undefined;
-  return (dir) =>
-    new Promise((resolve, reject) => {
-      execFile(kubectl, ['kustomize', dir], { maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`kubectl kustomize ${dir} failed: ${(stderr || err.message).trim().split('\n')[0]}`));
-        else resolve(stdout);
-      });
-    });
+  return async (dir) => {
+    // A render larger than this is no manifest set anyone applies; a cut one must not be applied.
+    const r = await exec(kubectl, ['kustomize', dir], { timeoutMs: 120_000, maxOutput: 64 << 20 });
+    if (r.timedOut) throw new Error(`kubectl kustomize ${dir} did not finish within 2 minutes`);
+    if (r.truncated) throw new Error(`kubectl kustomize ${dir} rendered more than 64 MiB`);
+    if (r.code !== 0) {
+      const why = (r.stderr || r.stdout).trim().split('\n')[0] || `exit code ${r.code}`;
+      throw new Error(`kubectl kustomize ${dir} failed: ${untrusted(why, { max: 300, oneLine: true })}`);
+    }
+    return r.stdout;
+  };
 }

@@ -65,6 +65,8 @@ export const schema = {
   'registry-password': input.string({ secret: true }),
   concurrency: input.integer({ default: '16', min: 1, max: 64 }),
   'request-timeout': input.duration({ default: '30s', min: 1000, max: 600_000 }),
+  wait: input.boolean({ default: 'false' }),
+  timeout: input.duration({ default: '5m', min: 1000, max: 24 * 3_600_000 }),
 };
 
 export type Inputs = InputsOf<typeof schema>;

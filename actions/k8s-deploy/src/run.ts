@@ -1,4 +1,5 @@
-import { type Log, UserError } from '@shipline/kit';
+import { type Log, UserError, untrusted } from '@shipline/kit';
+import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
 import {
   type AppliedResource,
   ApplyError,
@@ -22,10 +23,13 @@ import {
   type Provenance,
   planImages,
   secretsOf,
+  secretValuesOf,
   substituteImages,
   UnreachableError,
+  type VerifyResult,
 } from '@shipline/kube';
 import { type Inputs, pullSecretRegistry } from './inputs.ts';
+import { waitForRollout } from './wait.ts';
 
 export interface Deps {
   log: Log;
@@ -52,6 +56,8 @@ export interface DeployOutcome {
   /** Set when the API server refused objects; nothing was applied when `phase` is dry-run. */
   failure: { message: string; phase: string; failures: ApplyError['failures']; applied: string[] } | undefined;
   durationMs: number;
+  /** With `wait: true`: the status engine's verdict on the applied objects. */
+  wait?: VerifyResult;
 }
 
 export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
@@ -59,14 +65,19 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
   if (inputs['registry-username'] && inputs['registry-password']) {
     deps.mask(Buffer.from(`${inputs['registry-username']}:${inputs['registry-password']}`).toString('base64'));
   }
+  // A proxy URL's userinfo goes to the proxy as Proxy-Authorization: a credential like the others.
+  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) for (const s of urlSecrets(deps.env[name] ?? '')) deps.mask(s);
   // Everything local first (kubeconfig, manifests, images), so bad input fails before any API call.
   const access = openAccess(inputs, deps);
   try {
     for (const s of secretsOf(access)) deps.mask(s);
     const namespace = inputs.namespace ?? access.namespace ?? 'default';
-    deps.log.info(`cluster ${access.server} (context ${access.context}, from ${access.origin}); default namespace ${namespace}`);
+    deps.log.info(`cluster ${redactUrl(access.server)} (context ${access.context}, from ${access.origin}); default namespace ${namespace}`);
     const manifests = await deps.log.group('Load manifests', () => load(inputs, deps));
     const objects = manifests.map((m) => m.object);
+    // Secret manifests' values are masked before anything is sent or printed (an admission
+    // webhook's message, say, may quote them); dry-run diffs never show them in the first place.
+    for (const o of objects) for (const s of secretValuesOf(o)) deps.mask(s);
     const images = substitute(inputs, manifests, deps.log);
     if (inputs.provenance) {
       const n = annotateProvenance(objects, deps.provenance);
@@ -78,10 +89,10 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
       const namespaces = [...new Set(objects.filter((o) => isWorkload(o.kind) || o.kind === 'Pod').map((o) => o.metadata.namespace ?? namespace))];
       for (const ns of namespaces) {
         addPullSecret(objects, secretName, ns);
-        manifests.push({
-          source: 'image-pull-secret',
-          object: dockerConfigSecret(secretName, ns, registry, inputs['registry-username'] as string, inputs['registry-password'] as string),
-        });
+        const pullSecret = dockerConfigSecret(secretName, ns, registry, inputs['registry-username'] as string, inputs['registry-password'] as string);
+        // `.dockerconfigjson` is one line of JSON (and its base64): each masked as a value of its own.
+        for (const s of secretValuesOf(pullSecret)) deps.mask(s);
+        manifests.push({ source: 'image-pull-secret', object: pullSecret });
       }
       deps.log.info(`image pull secret ${secretName} for ${registry} in ${namespaces.join(', ') || '(no workloads)'}`);
     }
@@ -93,8 +104,9 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
       throw toUserError(e, inputs);
     }
     for (const v of Object.values(conn.headers)) deps.mask(v.replace(/^(Bearer|Basic) /, ''));
-    const client = new KubeClient(conn, { maxSockets: inputs.concurrency, timeoutMs: inputs['request-timeout'] });
-    const base = { dryRun: inputs['dry-run'], server: access.server, context: access.context, namespace, images };
+    if (conn.proxyUrl) for (const s of urlSecrets(conn.proxyUrl)) deps.mask(s);
+    const client = new KubeClient(conn, { maxSockets: inputs.concurrency, timeoutMs: inputs['request-timeout'], proxyEnv: deps.env });
+    const base = { dryRun: inputs['dry-run'], server: redactUrl(access.server), context: access.context, namespace, images };
     try {
       const result = await deps.log.group(inputs['dry-run'] ? 'Server-side dry-run (nothing is changed)' : 'Server-side apply', () =>
         deploy(client, manifests, {
@@ -109,11 +121,12 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         }),
       );
       logResult(result.resources, result.pruned, result.dryRun, deps.log);
-      return { ...base, resources: result.resources, pruned: result.pruned, failure: undefined, durationMs: Math.round(deps.now() - started) };
+      const wait = inputs.wait && !result.dryRun ? await waitForRollout(client, result.resources, inputs.timeout, deps.log) : undefined;
+      return { ...base, resources: result.resources, pruned: result.pruned, failure: undefined, wait, durationMs: Math.round(deps.now() - started) };
     } catch (e) {
       if (e instanceof ApplyError) {
         deps.log.info(`refused by the API server (${e.phase}):`);
-        for (const f of e.failures) deps.log.info(`  ${f.object}: [${f.reason}] ${f.message}`);
+        for (const f of e.failures) deps.log.info(`  ${untrusted(`${f.object}: [${f.reason}] ${f.message}`, { oneLine: true })}`);
         const message = e.hint ? `${e.message} — ${e.hint}` : e.message;
         return {
           ...base,
@@ -166,7 +179,8 @@ function substitute(inputs: Inputs, manifests: Manifest[], log: Log): ImageChang
     manifests.map((m) => m.object),
     pins,
   );
-  for (const c of changes) log.info(`image ${c.object} ${c.container}: ${c.from} → ${c.to}`);
+  // Names and images come from the manifests (files a pull request may change): shown inert.
+  for (const c of changes) log.info(untrusted(`image ${c.object} ${c.container}: ${c.from} → ${c.to}`, { oneLine: true }));
   for (const u of unused) log.warning(`image ${u} matches no container in the manifests (its repository appears in none)`);
   return changes;
 }
@@ -193,9 +207,11 @@ function logResult(resources: AppliedResource[], pruned: AppliedResource[], dryR
     for (const r of resources) {
       if (r.action === 'unchanged') continue;
       log.info(
-        `--- ${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name} (${r.action}${r.validated === false ? ', not validated: its namespace or CRD is created by this run' : ''})`,
+        untrusted(`--- ${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`, { oneLine: true }) +
+          ` (${r.action}${r.validated === false ? ', not validated: its namespace or CRD is created by this run' : ''})`,
       );
-      if (r.diff) log.info(r.diff);
+      // Live objects are the cluster's text: any field of one could otherwise issue a runner command.
+      if (r.diff) log.info(untrusted(r.diff));
     }
     for (const p of pruned) log.info(`--- ${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name} (would be pruned)`);
   }

@@ -1,0 +1,4 @@
+import { runOnGitHub } from '@shipline/kit';
+import { rolloutVerify } from './action.ts';
+
+await runOnGitHub(rolloutVerify);
