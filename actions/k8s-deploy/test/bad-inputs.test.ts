@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeconfigFor } from '../../../test/support/kubeconfig.ts';
 import { expectRejected, runGitHubAction } from '../../../test/support/run-action.ts';
 import { type Served, serve } from '../../../test/support/servers.ts';
 
@@ -14,19 +15,7 @@ const TOKEN = 'tok-secret-0123456789abcdef';
 const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
 
-const kubeconfig = (server: string) => `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "${server}"}
-users:
-- name: u
-  user: {token: ${TOKEN}}
-contexts:
-- name: main
-  context: {cluster: c, user: u}
-current-context: main
-`;
+const kubeconfig = (server: string) => kubeconfigFor(server, TOKEN);
 
 const f = (name: string) => join(dir, name);
 
@@ -89,7 +78,7 @@ const cases: [string, () => Record<string, string>, string, RegExp][] = [
   ['kubeconfig with a bad server', () => ({ manifests: f('ok.yaml'), kubeconfig: kubeconfig('::not a url') }), 'kubeconfig', /no valid server URL/],
   ['kubeconfig-path missing', () => ({ ...base(), 'kubeconfig-path': f('nope') }), 'kubeconfig-path', /does not exist/],
   ['both kubeconfig and kubeconfig-path', () => ({ ...base(), kubeconfig: kubeconfig(api.url) }), 'kubeconfig-path', /both `kubeconfig` and `kubeconfig-path`/],
-  ['unknown context', () => ({ ...base(), context: 'prod' }), 'context', /context "prod" is not in the kubeconfig — use one of: main/],
+  ['unknown context', () => ({ ...base(), context: 'prod' }), 'context', /context "prod" is not in the kubeconfig — use one of: fake/],
   ['prune without set', () => ({ ...base(), prune: 'true' }), 'set', /needs a set name/],
   ['bad set value', () => ({ ...base(), set: '-orders-' }), 'set', /wrong form/],
   ['zero concurrency', () => ({ ...base(), concurrency: '0' }), 'concurrency', /out of range/],

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeconfigFor } from '../../../test/support/kubeconfig.ts';
 import { expectRejected, runGitHubAction } from '../../../test/support/run-action.ts';
 import { type Served, serve } from '../../../test/support/servers.ts';
 
@@ -13,19 +14,7 @@ let requests = 0;
 let dir: string;
 const TOKEN = 'tok-secret-rollout-0123456789';
 
-const kubeconfig = (server: string) => `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "${server}"}
-users:
-- name: u
-  user: {token: ${TOKEN}}
-contexts:
-- name: main
-  context: {cluster: c, user: u}
-current-context: main
-`;
+const kubeconfig = (server: string) => kubeconfigFor(server, TOKEN);
 
 beforeAll(async () => {
   api = await serve((_req, res) => {

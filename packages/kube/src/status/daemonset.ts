@@ -3,10 +3,10 @@
 // ControllerRevision, identified by its template equal to the DaemonSet's.
 import type { KubeObject } from '../object.ts';
 import { ownedPods } from './deployment.ts';
-import { canonical, controllerUid, field, intField, strField } from './fields.ts';
+import { canonical, controllerUid, field, intField } from './fields.ts';
 import { pendingNote, podVerdict, type RuleContext, unstable } from './pod.ts';
 import { Reason } from './reasons.ts';
-import { REVISION_HASH_LABEL } from './statefulset.ts';
+import { onDeleteStatus, REVISION_HASH_LABEL } from './statefulset.ts';
 import type { Progress, ResourceStatus } from './types.ts';
 
 export function daemonSetProgress(d: KubeObject): Progress {
@@ -45,15 +45,8 @@ export function currentRevisionHash(ds: KubeObject, revisions: readonly KubeObje
 
 export function daemonSetRule(d: KubeObject, ctx: RuleContext): ResourceStatus {
   const progress = daemonSetProgress(d);
-  const strategy = strField(d, 'spec.updateStrategy.type') ?? 'RollingUpdate';
-  if (strategy !== 'RollingUpdate') {
-    return {
-      state: 'unverifiable',
-      reason: Reason.NotVerifiable,
-      message: `update strategy ${strategy}: pods are replaced only when deleted, so there is no rollout to verify`,
-      progress,
-    };
-  }
+  const onDelete = onDeleteStatus(d, progress);
+  if (onDelete) return onDelete;
   if ((d.metadata.generation ?? 0) > intField(d, 'status.observedGeneration', 0)) {
     return { state: 'in-progress', reason: Reason.InProgress, message: 'waiting for the controller to observe the new spec', progress };
   }

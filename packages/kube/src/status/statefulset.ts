@@ -26,17 +26,25 @@ export function updateRevisionPods(s: KubeObject, pods: readonly KubeObject[]): 
   return ownedPods(s, pods).filter((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === rev);
 }
 
+/**
+ * StatefulSets and DaemonSets with `updateStrategy: OnDelete` replace a pod only when someone
+ * deletes it: there is no rollout to wait for, and saying so beats waiting out the deadline.
+ */
+export function onDeleteStatus(o: KubeObject, progress: Progress): ResourceStatus | undefined {
+  const strategy = strField(o, 'spec.updateStrategy.type') ?? 'RollingUpdate';
+  if (strategy === 'RollingUpdate') return undefined;
+  return {
+    state: 'unverifiable',
+    reason: Reason.NotVerifiable,
+    message: `update strategy ${strategy}: pods are replaced only when deleted, so there is no rollout to verify`,
+    progress,
+  };
+}
+
 export function statefulSetRule(s: KubeObject, ctx: RuleContext): ResourceStatus {
   const progress = statefulSetProgress(s);
-  const strategy = strField(s, 'spec.updateStrategy.type') ?? 'RollingUpdate';
-  if (strategy !== 'RollingUpdate') {
-    return {
-      state: 'unverifiable',
-      reason: Reason.NotVerifiable,
-      message: `update strategy ${strategy}: pods are replaced only when deleted, so there is no rollout to verify`,
-      progress,
-    };
-  }
+  const onDelete = onDeleteStatus(s, progress);
+  if (onDelete) return onDelete;
   const observed = intField(s, 'status.observedGeneration', 0);
   if (observed === 0 || (s.metadata.generation ?? 0) > observed) {
     return { state: 'in-progress', reason: Reason.InProgress, message: 'waiting for the controller to observe the new spec', progress };

@@ -36,21 +36,14 @@ import { Reason, type ReasonCode } from './reasons.ts';
 import { rollbackWorkload } from './rollback.ts';
 import { REVISION_HASH_LABEL } from './statefulset.ts';
 import type { Target, VerifyOptions } from './types.ts';
+import { DEFAULT_VERIFY_OPTIONS } from './types.ts';
 
 const id = uniq();
 const ns = `kst-${id}`;
 let client: KubeClient;
 let image: string;
 const capture = process.env.SHIPLINE_CAPTURE === '1';
-const OPTS: VerifyOptions & { stableMs: number } = {
-  timeoutMs: 120_000,
-  imagePullGraceMs: 20_000,
-  configGraceMs: 10_000,
-  unschedulableGraceMs: 30_000,
-  maxRestarts: 2,
-  waitForLoadBalancer: false,
-  stableMs: 10_000,
-};
+const OPTS: VerifyOptions & { stableMs: number } = { ...DEFAULT_VERIFY_OPTIONS, stableMs: 10_000, timeoutMs: 120_000 };
 
 const kubectl = (args: string[], input?: string) => sh('kubectl', args, input === undefined ? {} : { input });
 const apply = (...objects: Obj[]) => kubectl(['apply', '-n', ns, '-f', '-'], yaml(...objects));

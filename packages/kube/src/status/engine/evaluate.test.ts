@@ -2,18 +2,11 @@ import { describe, expect, test } from 'vitest';
 import type { KubeObject } from '../../object.ts';
 import type { RuleOptions } from '../pod.ts';
 import { Reason } from '../reasons.ts';
-import type { ResourceStatus, ResourceVerdict, Target } from '../types.ts';
+import { DEFAULT_VERIFY_OPTIONS, type ResourceStatus, type ResourceVerdict, type Target } from '../types.ts';
 import { evaluateTarget, type Memory, ProgressThrottle, progressLine, summarize, type TargetPlan, type View } from './evaluate.ts';
 import { EMPTY_FEED, type FeedState, reduceFeed } from './store.ts';
 
-const OPTIONS: RuleOptions = {
-  imagePullGraceMs: 20_000,
-  configGraceMs: 10_000,
-  unschedulableGraceMs: 30_000,
-  maxRestarts: 2,
-  waitForLoadBalancer: false,
-  stableMs: 10_000,
-};
+const OPTIONS: RuleOptions = { ...DEFAULT_VERIFY_OPTIONS, stableMs: 10_000 };
 const target: Target = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web', uid: 'd1', generation: 2 };
 const plan: TargetPlan = { target, ref: 'Deployment shop/web', namespace: 'shop', self: 'deploy', related: { replicaSets: 'rs', pods: 'pods' } };
 const deployment = (over: Partial<KubeObject['metadata']> = {}, status: Record<string, unknown> = {}): KubeObject => ({
