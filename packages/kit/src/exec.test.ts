@@ -39,6 +39,12 @@ describe('running', () => {
     expect((await exec(node, script(echo), { input: 'hello' })).stdout).toBe('eof:hello\n');
   });
 
+  it('a program that exits without reading its input is no crash (EPIPE on stdin is not fatal)', async () => {
+    // 16 MiB cannot fit in a pipe buffer: the write is still pending when the program exits.
+    const r = await exec(node, script('process.exit(3)'), { input: Buffer.alloc(16 << 20, 0x61) });
+    expect(r.code).toBe(3);
+  });
+
   it('never echoes the command line itself; it goes to the debug log, masked', async () => {
     secrets.add('exec-secret-value-1');
     const debug: string[] = [];

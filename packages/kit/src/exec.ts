@@ -183,6 +183,9 @@ export const exec: Exec = async (program, args, options = {}) => {
         stderr: (b: Buffer) => take(err, errLines, errDecoder.write(b)),
         spawn: (c: ChildProcess) => {
           child = c;
+          // A program that exits without reading its stdin makes exec's write fail with EPIPE, an
+          // unhandled 'error' event that would crash the action; its exit code says what happened.
+          c.stdin?.on('error', () => {});
           trackChild(c);
           if (cancelled || timedOut) kill();
         },
