@@ -1,9 +1,10 @@
-// A small REST client for the API server: keep-alive connections, timeouts, retries with jittered
-// backoff on 429/5xx and connection resets (honouring Retry-After), Status objects turned into
+// A small REST client for the API server: keep-alive connections, timeouts, the kit's retry policy
+// (@shipline/kit/retry: 408/429/5xx and connection resets, Retry-After), Status objects turned into
 // ApiError, and discovery of kinds to resource paths (cached per group/version).
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { isRetryableError, isRetryableStatus, type RetryOptions, RetrySchedule } from '@shipline/kit/retry';
 import { untrusted } from '@shipline/kit/untrusted';
 import { ApiError, UnreachableError } from './errors.ts';
 import type { Connection } from './kubeconfig.ts';
@@ -14,9 +15,9 @@ export interface ClientOptions {
   maxSockets?: number;
   /** Time limit of one request. */
   timeoutMs?: number;
-  /** Attempts per request (retries on 429/5xx/resets). */
+  /** Attempts per request, the first included (the kit's retry policy: 408/429/5xx and resets). */
   attempts?: number;
-  /** First backoff step; doubles each retry, with jitter. */
+  /** Ceiling of the first backoff delay; doubles each retry, with full jitter. */
   backoffMs?: number;
   sleep?: (ms: number) => Promise<void>;
   /**
@@ -59,17 +60,12 @@ export interface WatchEvent {
   object: KubeObject | { kind: 'Status'; code?: number; reason?: string; message?: string };
 }
 
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
-
 export class KubeClient {
   readonly server: URL;
   private readonly conn: Connection;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
-  private readonly attempts: number;
-  private readonly backoffMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly retry: RetryOptions;
   private readonly groups = new Map<string, Promise<Resource[] | undefined>>();
 
   constructor(conn: Connection, opts: ClientOptions = {}) {
@@ -94,9 +90,11 @@ export class KubeClient {
     }
     this.agent = isHttps ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.attempts = opts.attempts ?? 4;
-    this.backoffMs = opts.backoffMs ?? 200;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.retry = {
+      ...(opts.attempts !== undefined ? { retries: Math.max(0, opts.attempts - 1) } : {}),
+      ...(opts.backoffMs !== undefined ? { baseMs: opts.backoffMs } : {}),
+      ...(opts.sleep ? { sleep: opts.sleep } : {}),
+    };
   }
 
   close(): void {
@@ -109,34 +107,36 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, v);
     const url = new URL(this.server.href.replace(/\/$/, '') + path + (qs.size ? `?${qs}` : ''));
     const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-    let lastErr: unknown;
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
-      let res: { status: number; headers: http.IncomingHttpHeaders; text: string };
-      try {
-        res = await this.once(method, url, body, opts.contentType ?? 'application/json');
-      } catch (e) {
-        lastErr = e;
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code && RETRY_CODES.has(code) && attempt < this.attempts) {
-          await this.sleep(this.backoff(attempt));
-          continue;
-        }
-        throw new UnreachableError(this.server.origin, describeNetError(e), { cause: e });
-      }
-      if (res.status < 400) return { status: res.status, body: parseBody(res.text) as T };
-      if (RETRY_STATUS.has(res.status) && attempt < this.attempts) {
-        const after = retryAfter(res.headers['retry-after']);
-        await this.sleep(after ?? this.backoff(attempt));
-        continue;
-      }
-      throw apiError(res.status, res.text, method, path);
-    }
-    throw new UnreachableError(this.server.origin, describeNetError(lastErr));
+    const res = await this.retried(method, url, body, opts.contentType ?? 'application/json');
+    if (res.status < 400) return { status: res.status, body: parseBody(res.text) as T };
+    throw apiError(res.status, res.text, method, path);
   }
 
-  private backoff(attempt: number): number {
-    const base = this.backoffMs * 2 ** (attempt - 1);
-    return base / 2 + Math.random() * base;
+  /**
+   * One call under the kit's retry policy (bodies here are strings, so every attempt can re-send
+   * them): the last answer, or UnreachableError when no answer came.
+   */
+  private async retried(
+    method: string,
+    url: URL,
+    body: string | undefined,
+    contentType: string,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+    const schedule = new RetrySchedule(this.retry);
+    for (;;) {
+      let res: { status: number; headers: http.IncomingHttpHeaders; text: string };
+      try {
+        res = await this.once(method, url, body, contentType);
+      } catch (e) {
+        const delay = isRetryableError(e) ? schedule.next() : undefined;
+        if (delay === undefined) throw new UnreachableError(this.server.origin, describeNetError(e), { cause: e });
+        await schedule.wait(delay);
+        continue;
+      }
+      const delay = isRetryableStatus(res.status) ? schedule.next(res.headers['retry-after']) : undefined;
+      if (delay === undefined) return res;
+      await schedule.wait(delay);
+    }
   }
 
   private once(
@@ -373,25 +373,9 @@ export class KubeClient {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, v);
     const url = new URL(this.server.href.replace(/\/$/, '') + path + (qs.size ? `?${qs}` : ''));
-    for (let attempt = 1; ; attempt++) {
-      let res: { status: number; headers: http.IncomingHttpHeaders; text: string };
-      try {
-        res = await this.once('GET', url, undefined, 'application/json');
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code && RETRY_CODES.has(code) && attempt < this.attempts) {
-          await this.sleep(this.backoff(attempt));
-          continue;
-        }
-        throw new UnreachableError(this.server.origin, describeNetError(e), { cause: e });
-      }
-      if (res.status < 400) return res.text;
-      if (RETRY_STATUS.has(res.status) && attempt < this.attempts) {
-        await this.sleep(retryAfter(res.headers['retry-after']) ?? this.backoff(attempt));
-        continue;
-      }
-      throw apiError(res.status, res.text, 'GET', path);
-    }
+    const res = await this.retried('GET', url, undefined, 'application/json');
+    if (res.status < 400) return res.text;
+    throw apiError(res.status, res.text, 'GET', path);
   }
 
   /** The last `tailLines` lines of a container's log (`previous`: of its last terminated instance). */
@@ -412,14 +396,6 @@ function parseBody(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-function retryAfter(v: string | string[] | undefined): number | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
-  if (!s) return undefined;
-  if (/^\d+$/.test(s)) return Math.min(Number(s) * 1000, 30_000);
-  const at = Date.parse(s);
-  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - Date.now()), 30_000);
 }
 
 /** A Status cause with its server-written text made printable. */

@@ -3,12 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fixture, makeOciLayout } from '../../../test/support/oci/layout.ts';
+import { startTokenRegistry, type TokenRegistry } from '../../../test/support/oci/token-registry.ts';
 import { createCredentialSource } from './docker-config.ts';
 import { RegistryError } from './errors.ts';
 import { ociLayoutSource } from './layout.ts';
 import { pushImage } from './push.ts';
-import { type Fixture, makeOciLayout } from './testing/layout-fixture.ts';
-import { startTokenRegistry, type TokenRegistry } from './testing/token-registry.ts';
 
 let reg: TokenRegistry;
 let work: string;

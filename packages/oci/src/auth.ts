@@ -1,7 +1,7 @@
 import { untrusted } from '@shipline/kit/untrusted';
 import type { Credential, CredentialSource } from './docker-config.ts';
+import { errorDetail } from './error-detail.ts';
 import { OciError, RegistryError } from './errors.ts';
-import { errorDetail } from './retry.ts';
 import { drain, type HttpResponse, readBody, type Transport } from './transport.ts';
 import { type AuthChallenge, parseWwwAuthenticate } from './www-authenticate.ts';
 

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { isReplayableBody } from '@shipline/kit/retry';
 import { untrusted } from '@shipline/kit/untrusted';
 import { type RegistryAuth, repositoryScope } from './auth.ts';
 import { DigestingStream, sha256Digest } from './digest.ts';
-import { OciError, RegistryError } from './errors.ts';
+import { endpointOf, errorDetail } from './error-detail.ts';
+import { OciError, RegistryError, RegistryTlsError } from './errors.ts';
+import { MANIFEST_TYPES } from './media-types.ts';
 import { isLoopbackRegistry, registryApiHost } from './reference.ts';
-import { endpointOf, errorDetail } from './retry.ts';
 import type { Blob, ManifestDoc } from './source.ts';
 import { drain, type HttpRequest, type HttpResponse, readBody, type Transport } from './transport.ts';
 
@@ -18,12 +20,7 @@ export interface RegistryClientOptions {
   chunkSize?: number;
 }
 
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
+export const MANIFEST_ACCEPT = MANIFEST_TYPES.join(', ');
 
 function isTlsMismatch(err: unknown): boolean {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
@@ -70,14 +67,10 @@ export class RegistryClient {
           isTlsMismatch(err) ||
           /certificate|self.signed|CERT_/i.test(`${(err as Error).message} ${((err as Error).cause as Error | undefined)?.message ?? ''}`)
         ) {
-          throw new RegistryError(
-            `TLS connection to ${this.registry} failed: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`,
-            {
-              endpoint: url,
-              cause: err,
-              hint: `pass the registry's CA with ca-file, or list ${this.registry} as insecure if it speaks plain HTTP`,
-            },
-          );
+          throw new RegistryTlsError(this.registry, ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message, {
+            endpoint: url,
+            cause: err,
+          });
         }
         throw err;
       }
@@ -115,7 +108,7 @@ export class RegistryClient {
       const authz = sameOrigin ? await this.opts.auth.header(this.registry, scopes) : undefined;
       const headers = { ...req.headers, ...(authz ? { authorization: authz } : {}) };
       const res = await this.opts.transport({ ...req, url, headers });
-      if (res.status !== 401 || attempt > 0 || !sameOrigin || (req.body !== undefined && !(req.body instanceof Uint8Array) && typeof req.body !== 'function')) {
+      if (res.status !== 401 || attempt > 0 || !sameOrigin || !isReplayableBody(req.body)) {
         if (res.status === 401 || res.status === 403) {
           const detail = await errorDetail(res);
           throw new RegistryError(`${endpointOf(req.method, url)}: access denied (HTTP ${res.status}${detail ? `: ${detail}` : ''})`, {
@@ -203,12 +196,13 @@ export class RegistryClient {
     if (hashHere) blob.verifying = true;
     try {
       if (blob.size <= chunkSize) await this.putMonolithic(scopes, repository, blob, loc, hashHere, track);
-      else await this.putChunked(scopes, repository, blob, loc, chunkSize, hashHere, track);
+      else await this.commitBlob(scopes, repository, blob, await this.streamChunks(scopes, repository, blob, loc, chunkSize, hashHere, track));
     } finally {
       if (hashHere) blob.verifying = false;
     }
   }
 
+  /** One PUT that streams the bytes and commits them at once (blobs up to one chunk). */
   private async putMonolithic(scopes: string[], repository: string, blob: Blob, loc: string, hashHere: boolean, track: (n: number) => void): Promise<void> {
     let hasher: DigestingStream | undefined;
     const res = await this.request(scopes, {
@@ -234,7 +228,8 @@ export class RegistryClient {
     this.checkLocalDigest(hasher, blob);
   }
 
-  private async putChunked(
+  /** PATCH the bytes chunk by chunk (hashing them on the first pass); the location to commit to. */
+  private async streamChunks(
     scopes: string[],
     repository: string,
     blob: Blob,
@@ -242,7 +237,7 @@ export class RegistryClient {
     chunkSize: number,
     hashHere: boolean,
     track: (n: number) => void,
-  ): Promise<void> {
+  ): Promise<string> {
     let loc = location;
     const hasher = createHash('sha256');
     // A chunk whose first pass broke off hashed only part of its bytes; then verify by re-reading.
@@ -280,6 +275,11 @@ export class RegistryClient {
       if (got !== blob.digest) throw corruptBlob(blob, got);
       blob.verified = true;
     }
+    return loc;
+  }
+
+  /** The closing PUT of a chunked upload: the registry checks the digest and stores the blob. */
+  private async commitBlob(scopes: string[], repository: string, blob: Blob, loc: string): Promise<void> {
     const res = await this.request(scopes, { method: 'PUT', url: this.withDigest(loc, blob.digest), headers: { 'content-length': '0' } });
     if (res.status !== 201) return this.fail(res, `committing blob ${blob.digest} to ${this.registry}/${repository}`, 'PUT');
     await drain(res);

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { Pool } from '@shipline/kit/pool';
 import { OciError } from './errors.ts';
-import { createLimiter } from './limiter.ts';
+import { compressedLayerType } from './media-types.ts';
 
 export type Compression = { algorithm: 'gzip'; level?: number } | { algorithm: 'zstd'; level?: number };
 
@@ -36,9 +37,8 @@ export function parseCompression(value: string): Compression {
 export function layerMediaType(c: Compression, format: 'oci' | 'docker'): string {
   if (format === 'docker') {
     if (c.algorithm !== 'gzip') throw new OciError('zstd layers need an OCI manifest', 'use manifest format oci with zstd');
-    return 'application/vnd.docker.image.rootfs.diff.tar.gzip';
   }
-  return c.algorithm === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar+zstd';
+  return compressedLayerType(c.algorithm, format);
 }
 
 function createCompressor(c: Compression): zlib.Gzip | zlib.ZstdCompress {
@@ -99,11 +99,12 @@ export function sampleEntropy(block: Buffer, sampleSize = 16 * 1024): number {
 const INCOMPRESSIBLE_BITS = 7.97;
 
 // One block per core at a time: more only thrashes the thread pool (and starves the sockets
-// that share it); queued blocks wait here, in order.
-const compressSlots = createLimiter(Math.max(1, availableParallelism()));
+// that share it); queued blocks wait here, in order. Shared by every push in the process, so
+// one failed block must not stop another's: settle-all.
+const compressSlots = new Pool(Math.max(1, availableParallelism()), 'settle-all');
 
 function compressBlock(c: Compression, block: Buffer): Promise<Buffer> {
-  return compressSlots(
+  return compressSlots.run(
     () =>
       new Promise<Buffer>((resolve, reject) => {
         const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(out));

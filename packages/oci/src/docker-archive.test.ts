@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync, zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { makeDockerSave } from '../../../test/support/oci/docker-save.ts';
 import { parseCompression, zstdAvailable } from './compress.ts';
 import { sha256Digest } from './digest.ts';
 import { type CachedLayer, dockerArchiveSource, type LayerCache } from './docker-archive.ts';
 import { OciError } from './errors.ts';
 import type { Blob, ImageSource } from './source.ts';
 import { readTar, writeTar } from './tar.ts';
-import { makeDockerSave } from './testing/docker-save-fixture.ts';
 
 async function bytesOf(b: Blob): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -5,13 +5,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeDockerSave } from '../../../test/support/oci/docker-save.ts';
+import { makeOverlayStore } from '../../../test/support/oci/overlay-store.ts';
 import { sha256Digest } from './digest.ts';
 import { dockerArchiveSource } from './docker-archive.ts';
 import { assembleLayer, chainIds, dockerStoreSource, findStoredImage, type StoredImage, StoreMismatch } from './docker-store.ts';
 import type { ImageSource } from './source.ts';
 import { writeTar } from './tar.ts';
-import { makeDockerSave } from './testing/docker-save-fixture.ts';
-import { makeOverlayStore } from './testing/overlay-store-fixture.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'docker-store-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

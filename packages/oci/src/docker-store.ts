@@ -13,16 +13,16 @@
 // record must name the diff_id the config lists, and each rebuilt tar must hash to that diff_id.
 // Anything else (remote daemon, other storage driver, no permission, a mismatch) falls back to
 // the export, so the result is the same either way.
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, open, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { pool } from '@shipline/kit/pool';
 import { type CompressedLayer, type Compression, DEFAULT_BLOCK_SIZE, DEFAULT_COMPRESSION, InputBudget, LayerCompressor, layerMediaType } from './compress.ts';
+import { sha256Digest } from './digest.ts';
 import { type LayerCache, reusableLayer } from './docker-archive.ts';
 import { AsyncQueue, BlobStore, configMediaType, imageManifest, type LayerDescriptor, once } from './image-blobs.ts';
-import { createLimiter } from './limiter.ts';
 import type { Blob, BlobContext, ImageManifests, ImageSource } from './source.ts';
 
 const gunzip = promisify(zlib.gunzip);
@@ -42,14 +42,10 @@ export interface StoredImage {
   layers: StoredLayer[];
 }
 
-function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
 /** Chain IDs as the layer store names them: chain(1) = diff(1), chain(n) = sha256(chain(n-1) + " " + diff(n)). */
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
-  for (const d of diffIds) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
+  for (const d of diffIds) out.push(out.length === 0 ? d : sha256Digest(`${out[out.length - 1]} ${d}`));
   return out;
 }
 
@@ -69,7 +65,7 @@ export async function findStoredImage(root: string, imageId: string): Promise<St
   } catch (err) {
     return `cannot read the image store under ${root} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
-  if (sha256(config) !== imageId) return `the image store under ${root} is not the daemon's (config digest differs)`;
+  if (sha256Digest(config) !== imageId) return `the image store under ${root} is not the daemon's (config digest differs)`;
   let diffIds: unknown;
   try {
     diffIds = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
@@ -234,7 +230,7 @@ export function dockerStoreSource(image: StoredImage, options: DockerStoreOption
   const budget = new InputBudget(Math.max(options.inputBudget ?? 256 * 1024 * 1024, 2 * blockSize));
   const store = new BlobStore(options.memoryLimit);
   const queue = new AsyncQueue<Blob>();
-  const limit = createLimiter(options.layerConcurrency ?? 3);
+  const layerConcurrency = options.layerConcurrency ?? 3;
   const compressed: CompressedLayer[] = [];
   const emitted = new Set<string>();
   const emit = (b: Blob) => {
@@ -246,36 +242,33 @@ export function dockerStoreSource(image: StoredImage, options: DockerStoreOption
   let fallback: ImageSource | undefined;
   let aborted = false;
   let closed = false;
-  // The first real failure; the layers stopped because of it only say 'aborted'.
-  let firstFailure: unknown;
 
-  const layer = (l: StoredLayer, i: number): Promise<LayerDescriptor> =>
-    limit(async (): Promise<LayerDescriptor> => {
-      const cached = await reusableLayer(options.layerCache, ctx, l.diffId);
-      if (cached) return cached;
+  const rebuild = async (l: StoredLayer, i: number): Promise<LayerDescriptor> => {
+    const cached = await reusableLayer(options.layerCache, ctx, l.diffId);
+    if (cached) return cached;
+    if (aborted) throw new StoreMismatch('aborted');
+    const c = new LayerCompressor(compression, budget, blockSize);
+    for await (const chunk of assembleLayer(l)) {
       if (aborted) throw new StoreMismatch('aborted');
-      const c = new LayerCompressor(compression, budget, blockSize);
-      for await (const chunk of assembleLayer(l)) {
-        if (aborted) throw new StoreMismatch('aborted');
-        await c.write(chunk);
-      }
-      const r = await c.end();
-      if (r.diffId !== l.diffId) throw new StoreMismatch(`layer ${i + 1} rebuilt as ${r.diffId}, not ${l.diffId}`);
-      compressed.push(r);
-      emit(await store.add(r.digest, r.size, layerType, r.chunks));
-      return { mediaType: layerType, digest: r.digest, size: r.size };
-    }).catch((err: unknown) => {
-      // Stop the other layers early: the export will redo them.
-      if (!aborted) firstFailure = err;
+      await c.write(chunk);
+    }
+    const r = await c.end();
+    if (r.diffId !== l.diffId) throw new StoreMismatch(`layer ${i + 1} rebuilt as ${r.diffId}, not ${l.diffId}`);
+    compressed.push(r);
+    emit(await store.add(r.digest, r.size, layerType, r.chunks));
+    return { mediaType: layerType, digest: r.digest, size: r.size };
+  };
+  const layer = (l: StoredLayer, i: number): Promise<LayerDescriptor> =>
+    rebuild(l, i).catch((err: unknown) => {
+      // Stop the layers still running early (the pool starts no new one): the export redoes them.
       aborted = true;
       throw err;
     });
 
   const direct = async (): Promise<ImageManifests> => {
-    const results = await Promise.allSettled(image.layers.map(layer));
-    if (results.some((r) => r.status === 'rejected')) throw firstFailure;
-    const layers = results.map((r) => (r as PromiseFulfilledResult<LayerDescriptor>).value);
-    emit(BlobStore.memory(sha256(image.config), image.config.length, configMediaType(format), [image.config]));
+    // The pool throws the first real failure; the layers it stopped only say 'aborted'.
+    const layers = await pool(image.layers, layerConcurrency, layer);
+    emit(BlobStore.memory(sha256Digest(image.config), image.config.length, configMediaType(format), [image.config]));
     return imageManifest(format, image.config, layers);
   };
 

@@ -35,3 +35,37 @@ export class RegistryError extends OciError {
     this.code = opts.code;
   }
 }
+
+/** A CA bundle that could not be read. The caller knows which input or flag named `path`. */
+export class CaFileError extends OciError {
+  readonly path: string;
+  constructor(path: string, options: { cause?: unknown } = {}) {
+    super(
+      `cannot read CA file ${path}: ${options.cause instanceof Error ? options.cause.message : String(options.cause ?? 'unreadable')}`,
+      "give a readable PEM file with the registry's CA certificate",
+      options,
+    );
+    this.name = 'CaFileError';
+    this.path = path;
+  }
+}
+
+/**
+ * The TLS handshake with a registry failed: its certificate is not trusted here, or the port
+ * speaks plain HTTP. `registry` is host[:port]; the caller says how its user adds a CA or marks
+ * the registry insecure.
+ */
+export class RegistryTlsError extends RegistryError {
+  readonly registry: string;
+  readonly reason: string;
+  constructor(registry: string, reason: string, opts: { endpoint: string; cause?: unknown }) {
+    super(`TLS connection to ${registry} failed: ${reason}`, {
+      endpoint: opts.endpoint,
+      cause: opts.cause,
+      hint: `trust the registry's CA, or allow ${registry} as insecure if it speaks plain HTTP`,
+    });
+    this.name = 'RegistryTlsError';
+    this.registry = registry;
+    this.reason = reason;
+  }
+}

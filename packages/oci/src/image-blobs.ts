@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { memoryStream } from './compress.ts';
 import { sha256Digest } from './digest.ts';
+import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_MANIFEST } from './media-types.ts';
 import type { Blob, ImageManifests } from './source.ts';
 
 /** Pushes items to one consumer; the producer runs ahead, the consumer awaits. */
@@ -125,7 +126,7 @@ export interface LayerDescriptor {
 }
 
 export function configMediaType(format: 'oci' | 'docker'): string {
-  return format === 'docker' ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json';
+  return format === 'docker' ? DOCKER_CONFIG : OCI_CONFIG;
 }
 
 /** The image manifest for a config kept byte for byte and its compressed layers. */
@@ -137,13 +138,13 @@ export function imageManifest(format: 'oci' | 'docker', configBytes: Buffer, lay
     format === 'docker'
       ? {
           schemaVersion: 2,
-          mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+          mediaType: DOCKER_MANIFEST,
           config: { mediaType, size: configBytes.length, digest: configDigest },
           layers,
         }
       : {
           schemaVersion: 2,
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          mediaType: OCI_MANIFEST,
           config: { mediaType, digest: configDigest, size: configBytes.length },
           layers,
         };

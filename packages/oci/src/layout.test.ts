@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeOciLayout } from '../../../test/support/oci/layout.ts';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import { ociLayoutSource, readOciLayout } from './layout.ts';
-import { makeOciLayout } from './testing/layout-fixture.ts';
 
 let dir: string;
 beforeAll(async () => {

@@ -4,12 +4,9 @@ import path from 'node:path';
 import { untrusted } from '@shipline/kit/untrusted';
 import { assertDigest, sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
+import { isIndexType, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types.ts';
 import type { Blob, ImageManifests, ImageSource, ManifestDoc } from './source.ts';
 
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
 export interface Descriptor {
@@ -34,9 +31,7 @@ export interface LayoutOptions {
 }
 
 function isIndex(mediaType: string | undefined, doc: ManifestJson): boolean {
-  if (mediaType === OCI_INDEX || mediaType === DOCKER_LIST) return true;
-  if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST) return false;
-  return Array.isArray(doc.manifests) && !doc.config;
+  return isIndexType(mediaType) ?? (Array.isArray(doc.manifests) && !doc.config);
 }
 
 function blobPath(dir: string, digest: string): string {
@@ -138,9 +133,9 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
       return;
     }
     if (!m.json.config) throw new OciError(`OCI layout ${dir}: manifest ${m.doc.digest} has no config`, 'the layout is damaged; write it again');
-    await addBlob(m.json.config, 'application/vnd.oci.image.config.v1+json', `config of ${m.doc.digest}`);
+    await addBlob(m.json.config, OCI_CONFIG, `config of ${m.doc.digest}`);
     if (isRoot) configDigest = m.json.config.digest;
-    for (const layer of m.json.layers ?? []) await addBlob(layer, 'application/vnd.oci.image.layer.v1.tar+gzip', `layer of ${m.doc.digest}`);
+    for (const layer of m.json.layers ?? []) await addBlob(layer, OCI_LAYER_GZIP, `layer of ${m.doc.digest}`);
   };
 
   if (entries.length === 1 || options.ref !== undefined) {

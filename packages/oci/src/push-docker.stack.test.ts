@@ -3,15 +3,15 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeDockerSave } from '../../../test/support/oci/docker-save.ts';
+import { skopeoConfig, skopeoInspect, skopeoRaw } from '../../../test/support/oci/skopeo.ts';
+import { removeScratch, stack, uniqueRepo } from '../../../test/support/oci/stack-env.ts';
 import { dockerArchiveFileSource } from './docker-archive.ts';
 import { createCredentialSource } from './docker-config.ts';
 import { dockerEndpoint, dockerImageSource } from './docker-engine.ts';
 import { OciError } from './errors.ts';
 import { pushImage } from './push.ts';
 import { writeTar } from './tar.ts';
-import { makeDockerSave } from './testing/docker-save-fixture.ts';
-import { skopeoConfig, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
-import { removeScratch, stack, uniqueRepo } from './testing/stack-env.ts';
 
 let work: string;
 beforeAll(async () => {

@@ -2,14 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../../../test/support/fault-proxy.ts';
+import { type Fixture, makeOciLayout } from '../../../test/support/oci/layout.ts';
+import { skopeoConfig, skopeoExists, skopeoInspect, skopeoRaw } from '../../../test/support/oci/skopeo.ts';
+import { removeScratch, stack, uniqueRepo } from '../../../test/support/oci/stack-env.ts';
 import { createCredentialSource } from './docker-config.ts';
-import { OciError, RegistryError } from './errors.ts';
+import { OciError, RegistryError, RegistryTlsError } from './errors.ts';
 import { ociLayoutSource } from './layout.ts';
 import { type BlobProgress, pushImage } from './push.ts';
-import { startFaultProxy } from './testing/fault-proxy.ts';
-import { type Fixture, makeOciLayout } from './testing/layout-fixture.ts';
-import { skopeoConfig, skopeoExists, skopeoInspect, skopeoRaw } from './testing/skopeo.ts';
-import { removeScratch, stack, uniqueRepo } from './testing/stack-env.ts';
 
 let work: string;
 let single: Fixture;
@@ -139,8 +139,10 @@ describe('push an OCI layout to the real registry', () => {
     const err = await pushImage({ source: await ociLayoutSource(single.dir), destinations: [`${stack.tlsRegistry}/x/y:1`], credentials: creds() }).catch(
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(RegistryError);
-    expect((err as RegistryError).hint).toMatch(/ca-file/);
+    // The library names no action input: it raises a typed TLS error that the action maps to `ca-file`.
+    expect(err).toBeInstanceOf(RegistryTlsError);
+    expect((err as RegistryTlsError).registry).toBe(stack.tlsRegistry);
+    expect((err as RegistryTlsError).hint).toMatch(/trust the registry's CA/);
   });
 
   it('a registry listed as insecure is reached without verifying its certificate', async () => {

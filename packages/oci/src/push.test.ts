@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidReferenceError, OciError } from './errors.ts';
-import { planDestinations, pushImage } from './push.ts';
+import { BlobDedup, planDestinations, pushImage } from './push.ts';
 import type { ImageSource } from './source.ts';
 import type { Transport } from './transport.ts';
 
@@ -41,5 +41,33 @@ describe('planDestinations', () => {
       { registry: 'ghcr.io', repository: 'o/a', name: 'ghcr.io/o/a', tags: ['2'], digests: [] },
       { registry: '127.0.0.1:5000', repository: 'a-b', name: '127.0.0.1:5000/a-b', tags: ['1'], digests: [] },
     ]);
+  });
+});
+
+describe('BlobDedup', () => {
+  it('makes the first repository of a registry the owner and the others followers of it', async () => {
+    const dedup = new BlobDedup();
+    const d = `sha256:${'a'.repeat(64)}`;
+    const owner = dedup.claim('r1', d, 'team/a');
+    expect(owner.role).toBe('owner');
+    const follower = dedup.claim('r1', d, 'team/b');
+    expect(follower).toMatchObject({ role: 'follower', from: 'team/a' });
+    // Another registry cannot mount from r1: it gets its own owner.
+    expect(dedup.claim('r2', d, 'team/b').role).toBe('owner');
+    // Another digest in the same registry too.
+    expect(dedup.claim('r1', `sha256:${'b'.repeat(64)}`, 'team/b').role).toBe('owner');
+    if (owner.role !== 'owner' || follower.role !== 'follower') throw new Error('unreachable');
+    owner.settle(true);
+    expect(await follower.done).toBe(true);
+  });
+
+  it('tells followers when the owner failed, so they upload themselves', async () => {
+    const dedup = new BlobDedup();
+    const d = `sha256:${'c'.repeat(64)}`;
+    const owner = dedup.claim('r', d, 'a');
+    const follower = dedup.claim('r', d, 'b');
+    if (owner.role !== 'owner' || follower.role !== 'follower') throw new Error('roles');
+    owner.settle(false);
+    expect(await follower.done).toBe(false);
   });
 });

@@ -1,11 +1,10 @@
+import { Pool, PoolStoppedError } from '@shipline/kit/pool';
 import { RegistryAuth } from './auth.ts';
-import type { BackoffOptions } from './backoff.ts';
 import { RegistryClient } from './client.ts';
 import { type CredentialSource, createCredentialSource } from './docker-config.ts';
 import { OciError } from './errors.ts';
-import { createLimiter } from './limiter.ts';
 import { type ImageReference, parseReference, repositoryName } from './reference.ts';
-import { defaultSleep, type RetryInfo, withRetry } from './retry.ts';
+import { type BackoffOptions, type RetryInfo, withRetry } from './retrying-transport.ts';
 import type { Blob, ImageManifests, ImageSource } from './source.ts';
 import { createNodeTransport, type Transport } from './transport.ts';
 
@@ -97,204 +96,287 @@ export function planDestinations(destinations: string[]): PushTarget[] {
 }
 
 /**
- * Push one image to several destinations at once. Blobs are uploaded once per registry (other
- * repositories of that registry mount them), in parallel, skipping what is present; manifests
- * are pushed only after every blob is confirmed, children before the index.
+ * Deduplication by digest within a registry: the first repository to take a blob uploads it;
+ * every other repository of that registry waits for that upload and then mounts the blob from it
+ * (a cross-repository mount costs one request instead of the bytes).
  */
-export async function pushImage(options: PushOptions): Promise<PushResult> {
-  const now = options.now ?? Date.now;
-  const started = now();
-  const targets = planDestinations(options.destinations);
-  const concurrency = options.concurrency ?? 4;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new OciError(`concurrency must be a positive integer, got ${concurrency}`, 'use e.g. 4');
-  const log = options.log ?? (() => {});
-  const insecure = options.insecure ?? [];
-  const base =
-    options.transport ??
-    createNodeTransport({
-      ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
-      skipVerifyHosts: insecure,
-      ...(options.timeoutMs !== undefined ? { idleTimeoutMs: options.timeoutMs } : {}),
-      ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}),
+export class BlobDedup {
+  private readonly holders = new Map<string, { repository: string; done: Promise<boolean> }>();
+
+  /**
+   * `owner`: this repository uploads the blob and must `settle` whether it got there.
+   * `follower`: `from` is getting it; `done` says whether it did.
+   */
+  claim(
+    registry: string,
+    digest: string,
+    repository: string,
+  ): { role: 'owner'; settle: (ok: boolean) => void } | { role: 'follower'; from: string; done: Promise<boolean> } {
+    const key = `${registry}\n${digest}`;
+    const holder = this.holders.get(key);
+    if (holder) return { role: 'follower', from: holder.repository, done: holder.done };
+    let settle: (ok: boolean) => void = () => {};
+    const done = new Promise<boolean>((r) => {
+      settle = r;
     });
-  const transport = withRetry(base, {
-    sleep: options.sleep ?? defaultSleep,
-    now,
-    ...(options.backoff ? { backoff: options.backoff } : {}),
-    onRetry: (info) => {
-      log(`retrying ${info.endpoint} in ${info.delayMs} ms (${info.reason}, attempt ${info.attempt})`);
-      options.onRetry?.(info);
-    },
-  });
-  const auth = new RegistryAuth({
-    transport,
-    credentials: options.credentials ?? createCredentialSource(),
-    ...(options.onSecret ? { onSecret: options.onSecret } : {}),
-    now,
-  });
-  const clients = new Map<string, RegistryClient>();
-  const limiters = new Map<string, ReturnType<typeof createLimiter>>();
-  for (const t of targets) {
-    if (!clients.has(t.registry)) {
-      clients.set(t.registry, new RegistryClient(t.registry, { transport, auth, insecure, ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}) }));
-      limiters.set(t.registry, createLimiter(concurrency));
-    }
+    this.holders.set(key, { repository, done });
+    return { role: 'owner', settle };
   }
+}
 
-  // Fail on unreachable registries and refused credentials before the first byte is sent.
-  await Promise.all(
-    targets.map(async (t) => {
-      const client = clients.get(t.registry)!;
-      await client.ping();
-      await client.checkAccess(t.repository);
-    }),
-  );
+/** What the push did, for the result. */
+interface Tally {
+  pushedBytes: number;
+  reusedBlobs: number;
+  uploadedBlobs: number;
+}
 
-  let pushedBytes = 0;
-  let reusedBlobs = 0;
-  let uploadedBlobs = 0;
-  let failed: unknown;
-  // Per registry: digest → repository that has (or is getting) it, for cross-repo mounts.
-  const holders = new Map<string, Map<string, { repository: string; done: Promise<boolean> }>>();
+/**
+ * One push of one image to several destinations. Blobs go through the distribution API's upload
+ * protocol as named steps — check for the existing blob, mount it from a sibling repository,
+ * initiate an upload, stream and commit the bytes — at most `concurrency` at a time per registry,
+ * each blob once per registry (BlobDedup). Manifests go only after every blob is confirmed,
+ * children before the index.
+ */
+export class ImagePush {
+  private readonly options: PushOptions;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private readonly targets: PushTarget[];
+  private readonly clients = new Map<string, RegistryClient>();
+  /** Per registry; stops starting blob work there after the first failure. */
+  private readonly slots = new Map<string, Pool>();
+  private readonly dedup = new BlobDedup();
+  private readonly tally: Tally = { pushedBytes: 0, reusedBlobs: 0, uploadedBlobs: 0 };
+  /** The first failure of any blob task: no further one starts. */
+  private failed: unknown;
 
-  const pushBlobTo = async (t: PushTarget, blob: Blob): Promise<void> => {
-    const client = clients.get(t.registry)!;
-    const limit = limiters.get(t.registry)!;
-    const progress = (state: BlobState, bytes: number) =>
-      options.onProgress?.({ destination: t.name, digest: blob.digest, mediaType: blob.mediaType, size: blob.size, state, pushedBytes: bytes });
-    let registryHolders = holders.get(t.registry);
-    if (!registryHolders) {
-      registryHolders = new Map();
-      holders.set(t.registry, registryHolders);
-    }
-    const holder = registryHolders.get(blob.digest);
-    let resolveDone: ((ok: boolean) => void) | undefined;
-    if (!holder) {
-      registryHolders.set(blob.digest, {
-        repository: t.repository,
-        done: new Promise<boolean>((r) => {
-          resolveDone = r;
-        }),
+  /** Validates every destination and option; sends nothing. */
+  constructor(options: PushOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.targets = planDestinations(options.destinations);
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new OciError(`concurrency must be a positive integer, got ${concurrency}`, 'use e.g. 4');
+    this.log = options.log ?? (() => {});
+    const insecure = options.insecure ?? [];
+    const base =
+      options.transport ??
+      createNodeTransport({
+        ...(options.caFile !== undefined ? { caFile: options.caFile } : {}),
+        skipVerifyHosts: insecure,
+        ...(options.timeoutMs !== undefined ? { idleTimeoutMs: options.timeoutMs } : {}),
+        ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}),
       });
-    }
-    try {
-      if (holder) {
-        // Wait outside the limiter: holding a slot while waiting for a queued task could deadlock.
-        const ok = await holder.done;
-        if (failed) return;
-        if (ok) {
-          const mounted = await limit(async () => {
-            if ((await client.hasBlob(t.repository, blob.digest)) !== undefined) return 'exists' as const;
-            const r = await client.startUpload(t.repository, { digest: blob.digest, from: holder.repository });
-            if (r.mounted) return 'mounted' as const;
-            await client.uploadBlob(t.repository, blob, undefined, r.location);
-            return 'uploaded' as const;
-          });
-          if (mounted === 'uploaded') {
-            pushedBytes += blob.size;
-            uploadedBlobs++;
-          } else reusedBlobs++;
-          progress(mounted, mounted === 'uploaded' ? blob.size : 0);
-          return;
-        }
-      }
-      await limit(async () => {
-        if (failed) return;
-        progress('checking', 0);
-        if ((await client.hasBlob(t.repository, blob.digest)) !== undefined) {
-          reusedBlobs++;
-          progress('exists', 0);
-          return;
-        }
-        let sent = 0;
-        progress('uploading', 0);
-        const onBytes = (n: number) => {
-          sent += n;
-          progress('uploading', sent);
-        };
-        try {
-          await client.uploadBlob(t.repository, blob, onBytes);
-        } catch (err) {
-          // A registry that lost the upload session (restart, load balancer switch) answers
-          // 404/416 to the next request of that session: start the upload once more.
-          const status = (err as { status?: number }).status;
-          if (status !== 404 && status !== 416) throw err;
-          log(`restarting the upload of ${blob.digest} to ${t.name} (HTTP ${status})`);
-          await client.uploadBlob(t.repository, blob, onBytes);
-        }
-        pushedBytes += blob.size;
-        uploadedBlobs++;
-        progress('uploaded', sent);
-      });
-      resolveDone?.(true);
-    } catch (err) {
-      resolveDone?.(false);
-      throw err;
-    }
-  };
-
-  // A source that remembers its manifests lets a re-push skip reading the image entirely.
-  const preview = await options.source.cached?.().catch(() => undefined);
-  let manifestsFromCache: ImageManifests | undefined;
-  if (preview) {
-    const needed = blobsOf(preview);
-    const present = await Promise.all(
-      targets.flatMap((t) => needed.map((d) => limiters.get(t.registry)!(() => clients.get(t.registry)!.hasBlob(t.repository, d)))),
-    );
-    if (needed.length > 0 && present.every((p) => p !== undefined)) {
-      manifestsFromCache = preview;
-      reusedBlobs += present.length;
-      log(`all ${needed.length} blobs already present in every destination; pushing manifests only`);
-    }
-  }
-
-  try {
-    return await pushWithClients();
-  } finally {
-    // Stop an export still streaming after a failure, and free held buffers.
-    await options.source.close?.().catch(() => {});
-  }
-
-  async function pushWithClients(): Promise<PushResult> {
-    const tasks: Promise<void>[] = [];
-    const track = (p: Promise<void>) => {
-      tasks.push(
-        p.catch((err) => {
-          failed ??= err;
-        }),
+    const transport = withRetry(base, {
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      now: this.now,
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      onRetry: (info) => {
+        this.log(`retrying ${info.endpoint} in ${info.delayMs} ms (${info.reason}, attempt ${info.attempt})`);
+        options.onRetry?.(info);
+      },
+    });
+    const auth = new RegistryAuth({
+      transport,
+      credentials: options.credentials ?? createCredentialSource(),
+      ...(options.onSecret ? { onSecret: options.onSecret } : {}),
+      now: this.now,
+    });
+    for (const t of this.targets) {
+      if (this.clients.has(t.registry)) continue;
+      this.clients.set(
+        t.registry,
+        new RegistryClient(t.registry, { transport, auth, insecure, ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}) }),
       );
-    };
-    const seenDigests = new Set<string>();
+      this.slots.set(t.registry, new Pool(concurrency));
+    }
+  }
+
+  async run(): Promise<PushResult> {
+    const started = this.now();
+    await this.preflight();
+    const fromCache = await this.cachedManifests();
     try {
-      const presence = new Map<string, Promise<boolean>>();
-      const isPresent = (digest: string): Promise<boolean> => {
-        let p = presence.get(digest);
-        if (!p) {
-          p = Promise.all(targets.map((t) => limiters.get(t.registry)!(() => clients.get(t.registry)!.hasBlob(t.repository, digest)))).then((r) => {
-            const everywhere = r.every((x) => x !== undefined);
-            // The source skips such a blob entirely; count it as reused in every destination.
-            if (everywhere) reusedBlobs += targets.length;
-            return everywhere;
-          });
-          presence.set(digest, p);
-        }
-        return p;
-      };
-      for await (const blob of manifestsFromCache ? [] : options.source.blobs({ isPresent })) {
-        if (failed) break;
-        if (seenDigests.has(blob.digest)) continue;
-        seenDigests.add(blob.digest);
-        for (const t of targets) track(pushBlobTo(t, blob));
+      if (!fromCache) await this.pushBlobs();
+      const manifests = fromCache ?? (await this.options.source.manifests());
+      const refs = await this.pushManifests(manifests);
+      await this.options.source.pushed?.(manifests).catch((err: unknown) => this.log(`could not remember the manifests: ${(err as Error).message}`));
+      const result: PushResult = { digest: manifests.root.digest, mediaType: manifests.root.mediaType, refs, ...this.tally, durationMs: this.now() - started };
+      if (manifests.configDigest !== undefined) result.configDigest = manifests.configDigest;
+      return result;
+    } finally {
+      // Stop an export still streaming after a failure, and free held buffers.
+      await this.options.source.close?.().catch(() => {});
+    }
+  }
+
+  private client(t: PushTarget): RegistryClient {
+    return this.clients.get(t.registry) as RegistryClient;
+  }
+
+  private slot<T>(t: PushTarget, task: () => Promise<T>): Promise<T> {
+    return (this.slots.get(t.registry) as Pool).run(task);
+  }
+
+  /** Unreachable registries and refused credentials fail before the first byte is sent. */
+  private async preflight(): Promise<void> {
+    await Promise.all(
+      this.targets.map(async (t) => {
+        await this.client(t).ping();
+        await this.client(t).checkAccess(t.repository);
+      }),
+    );
+  }
+
+  /** A source that remembers its manifests lets a re-push skip reading the image entirely. */
+  private async cachedManifests(): Promise<ImageManifests | undefined> {
+    const preview = await this.options.source.cached?.().catch(() => undefined);
+    if (!preview) return undefined;
+    const needed = blobsOf(preview);
+    const present = await Promise.all(this.targets.flatMap((t) => needed.map((d) => this.slot(t, () => this.checkExistingBlob(t, d)))));
+    if (needed.length === 0 || !present.every(Boolean)) return undefined;
+    this.tally.reusedBlobs += present.length;
+    this.log(`all ${needed.length} blobs already present in every destination; pushing manifests only`);
+    return preview;
+  }
+
+  /** Every blob the source yields, to every target, as the source yields them. */
+  private async pushBlobs(): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    const track = (p: Promise<void>) => tasks.push(p.catch((err: unknown) => this.fail(err)));
+    const seen = new Set<string>();
+    const presence = new Map<string, Promise<boolean>>();
+    const isPresent = (digest: string): Promise<boolean> => {
+      let p = presence.get(digest);
+      if (!p) {
+        p = Promise.all(this.targets.map((t) => this.slot(t, () => this.checkExistingBlob(t, digest)))).then((r) => {
+          const everywhere = r.every(Boolean);
+          // The source skips such a blob entirely; count it as reused in every destination.
+          if (everywhere) this.tally.reusedBlobs += this.targets.length;
+          return everywhere;
+        });
+        presence.set(digest, p);
+      }
+      return p;
+    };
+    try {
+      for await (const blob of this.options.source.blobs({ isPresent })) {
+        if (this.failed) break;
+        if (seen.has(blob.digest)) continue;
+        seen.add(blob.digest);
+        for (const t of this.targets) track(this.pushBlob(t, blob));
       }
     } catch (err) {
-      failed ??= err;
+      this.fail(err);
     }
     await Promise.all(tasks);
-    if (failed) throw failed;
+    if (this.failed) throw this.failed;
+  }
 
-    const manifests = manifestsFromCache ?? (await options.source.manifests());
+  private fail(err: unknown): void {
+    // A task the pool did not start names the failure that stopped it; keep that one.
+    this.failed ??= err instanceof PoolStoppedError ? err.cause : err;
+  }
+
+  private progress(t: PushTarget, blob: Blob, state: BlobState, bytes: number): void {
+    this.options.onProgress?.({ destination: t.name, digest: blob.digest, mediaType: blob.mediaType, size: blob.size, state, pushedBytes: bytes });
+  }
+
+  /** One blob to one target: mounted from the repository that took it first, else uploaded. */
+  private async pushBlob(t: PushTarget, blob: Blob): Promise<void> {
+    const claim = this.dedup.claim(t.registry, blob.digest, t.repository);
+    if (claim.role === 'follower') {
+      // Wait outside the pool: holding a slot while waiting for a queued task could deadlock.
+      const ok = await claim.done;
+      if (this.failed) return;
+      if (ok) return this.mountOrUpload(t, blob, claim.from);
+    }
+    try {
+      await this.slot(t, () => this.checkThenUpload(t, blob));
+      if (claim.role === 'owner') claim.settle(true);
+    } catch (err) {
+      if (claim.role === 'owner') claim.settle(false);
+      throw err;
+    }
+  }
+
+  /** The blob is already in `from` (same registry): check, then mount, then upload as a last resort. */
+  private async mountOrUpload(t: PushTarget, blob: Blob, from: string): Promise<void> {
+    const outcome = await this.slot(t, async () => {
+      if (await this.checkExistingBlob(t, blob.digest)) return 'exists' as const;
+      const location = await this.mountBlob(t, blob, from);
+      if (location === undefined) return 'mounted' as const;
+      await this.streamAndCommit(t, blob, location);
+      return 'uploaded' as const;
+    });
+    if (outcome === 'uploaded') {
+      this.tally.pushedBytes += blob.size;
+      this.tally.uploadedBlobs++;
+    } else this.tally.reusedBlobs++;
+    this.progress(t, blob, outcome, outcome === 'uploaded' ? blob.size : 0);
+  }
+
+  private async checkThenUpload(t: PushTarget, blob: Blob): Promise<void> {
+    if (this.failed) return;
+    this.progress(t, blob, 'checking', 0);
+    if (await this.checkExistingBlob(t, blob.digest)) {
+      this.tally.reusedBlobs++;
+      this.progress(t, blob, 'exists', 0);
+      return;
+    }
+    let sent = 0;
+    this.progress(t, blob, 'uploading', 0);
+    const onBytes = (n: number) => {
+      sent += n;
+      this.progress(t, blob, 'uploading', sent);
+    };
+    try {
+      await this.streamAndCommit(t, blob, await this.initiateUpload(t), onBytes);
+    } catch (err) {
+      // A registry that lost the upload session (restart, load balancer switch) answers
+      // 404/416 to the next request of that session: start the upload once more.
+      const status = (err as { status?: number }).status;
+      if (status !== 404 && status !== 416) throw err;
+      this.log(`restarting the upload of ${blob.digest} to ${t.name} (HTTP ${status})`);
+      await this.streamAndCommit(t, blob, await this.initiateUpload(t), onBytes);
+    }
+    this.tally.pushedBytes += blob.size;
+    this.tally.uploadedBlobs++;
+    this.progress(t, blob, 'uploaded', sent);
+  }
+
+  // ---- The upload protocol, one step each ----
+
+  /** HEAD the blob: true when the repository has it. */
+  private async checkExistingBlob(t: PushTarget, digest: string): Promise<boolean> {
+    return (await this.client(t).hasBlob(t.repository, digest)) !== undefined;
+  }
+
+  /** Ask to mount the blob from `from`: undefined when mounted, else the upload the registry opened instead. */
+  private async mountBlob(t: PushTarget, blob: Blob, from: string): Promise<string | undefined> {
+    const r = await this.client(t).startUpload(t.repository, { digest: blob.digest, from });
+    return r.mounted ? undefined : r.location;
+  }
+
+  /** Open an upload session; its location. */
+  private async initiateUpload(t: PushTarget): Promise<string> {
+    const r = await this.client(t).startUpload(t.repository);
+    if (r.mounted) throw new OciError('unexpected mount');
+    return r.location;
+  }
+
+  /** Send the bytes (one PUT, or PATCH chunks) and commit them under the blob's digest. */
+  private streamAndCommit(t: PushTarget, blob: Blob, location: string, onBytes?: (n: number) => void): Promise<void> {
+    return this.client(t).uploadBlob(t.repository, blob, onBytes, location);
+  }
+
+  // ---- Manifests ----
+
+  /** Children by digest, then the root under every tag (or its digest); the refs pushed. */
+  private async pushManifests(manifests: ImageManifests): Promise<string[]> {
     const digest = manifests.root.digest;
-    for (const t of targets) {
+    for (const t of this.targets) {
       for (const d of t.digests) {
         if (d !== digest) {
           throw new OciError(
@@ -305,8 +387,8 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
       }
     }
     const perTarget = await Promise.all(
-      targets.map(async (t) => {
-        const client = clients.get(t.registry)!;
+      this.targets.map(async (t) => {
+        const client = this.client(t);
         for (const child of manifests.children) await client.putManifest(t.repository, child.digest, child);
         const out: string[] = [];
         if (t.tags.length === 0) {
@@ -316,24 +398,21 @@ export async function pushImage(options: PushOptions): Promise<PushResult> {
         for (const tag of t.tags) {
           await client.putManifest(t.repository, tag, manifests.root);
           out.push(`${t.name}:${tag}@${digest}`);
-          log(`pushed ${t.name}:${tag}@${digest}`);
+          this.log(`pushed ${t.name}:${tag}@${digest}`);
         }
         return out;
       }),
     );
-    const refs = perTarget.flat();
-    await options.source.pushed?.(manifests).catch((err: unknown) => log(`could not remember the manifests: ${(err as Error).message}`));
-    const result: PushResult = {
-      digest,
-      mediaType: manifests.root.mediaType,
-      refs,
-      pushedBytes,
-      reusedBlobs,
-      uploadedBlobs,
-      durationMs: now() - started,
-    };
-    if (manifests.configDigest !== undefined) result.configDigest = manifests.configDigest;
-    return result;
+    return perTarget.flat();
+  }
+}
+
+/** Push one image to several destinations at once (see ImagePush). */
+export function pushImage(options: PushOptions): Promise<PushResult> {
+  try {
+    return new ImagePush(options).run();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 

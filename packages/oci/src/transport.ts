@@ -3,11 +3,11 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
-import { OciError } from './errors.ts';
+import { CaFileError, OciError } from './errors.ts';
 
 /**
  * A request body: bytes or a factory are replayable (retries, auth round trips); a bare
- * stream can be sent once.
+ * stream can be sent once (the kit's `isReplayableBody` tells them apart).
  */
 export type RequestBody = Uint8Array | (() => Readable) | Readable;
 
@@ -62,10 +62,6 @@ export function bodyStream(body: RequestBody): Readable {
   return body;
 }
 
-export function isReplayable(body: RequestBody | undefined): boolean {
-  return body === undefined || body instanceof Uint8Array || typeof body === 'function';
-}
-
 /** HTTP/1.1 over node's http/https with keep-alive agents; no npm dependency needed. */
 export function createNodeTransport(options: NodeTransportOptions = {}): Transport {
   let ca: string | Buffer | undefined = options.ca;
@@ -73,11 +69,7 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
     try {
       ca = readFileSync(options.caFile);
     } catch (err) {
-      throw new OciError(
-        `cannot read CA file ${options.caFile}: ${(err as Error).message}`,
-        "point ca-file at a readable PEM file with the registry's CA certificate",
-        { cause: err },
-      );
+      throw new CaFileError(options.caFile, { cause: err });
     }
   }
   const skipVerify = new Set(options.skipVerifyHosts ?? []);

@@ -2,6 +2,7 @@
 // and on a one-second tick (graces expire without events), and stop at the first failure, when
 // every target has settled, or at the one deadline.
 
+import { backoffDelay } from '@shipline/kit/retry';
 import { untrusted } from '@shipline/kit/untrusted';
 import type { KubeClient, Resource, WatchEvent } from '../../client.ts';
 import { ApiError } from '../../errors.ts';
@@ -233,12 +234,13 @@ async function runFeed(client: KubeClient, r: Resource, ns: string | undefined, 
       state = reduceFeed(state, { type: 'lost' }).state;
       sink.state(state);
       sink.error(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-      failures++;
-      const base = Math.min(5000, 100 * 2 ** failures);
-      await pause(base / 2 + Math.random() * base, signal);
+      // The suite's one backoff (full jitter), with a short ceiling: a verdict waits on this feed.
+      await pause(backoffDelay(failures++, RELIST_BACKOFF), signal);
     }
   }
 }
+
+const RELIST_BACKOFF = { baseMs: 200, maxDelayMs: 5000 };
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
