@@ -1,6 +1,9 @@
 // Outputs and the job summary of a finished deployment (pure rendering, no cluster).
+import { parseInputs, UserError } from '@shipline/kit';
+import * as kube from '@shipline/kube';
 import { describe, expect, it } from 'vitest';
-import { k8sDeploy } from './action.ts';
+import { failureText, k8sDeploy, toUserError } from './action.ts';
+import { schema } from './inputs.ts';
 import type { DeployOutcome } from './run.ts';
 
 const base: DeployOutcome = {
@@ -86,5 +89,55 @@ describe('k8s-deploy outputs and summary', () => {
     expect(md).toContain('Refused in dry-run; nothing was applied.');
     expect(md).toContain('| Service shop/a (a.yaml:1) | Invalid | bad port |');
     expect(k8sDeploy.failure?.(failed)).toBe('2 object(s) refused');
+  });
+});
+
+describe('k8s-deploy maps the kube package onto its inputs', () => {
+  const inputs = (raw: Record<string, string>) => parseInputs(schema, (n) => ({ manifests: 'k8s', ...raw })[n]);
+
+  it('names the input a kubeconfig fault is about, by its field', () => {
+    const ctx = new kube.KubeconfigError('context', 'unknown-context', 'context "prod" is not in the kubeconfig', 'use one of: ci');
+    expect(toUserError(ctx, inputs({ kubeconfig: 'x', context: 'prod' }), kube)).toMatchObject({
+      input: 'context',
+      message: ctx.message,
+      hint: 'use one of: ci',
+    });
+    const server = new kube.KubeconfigError('cluster', 'invalid', 'cluster "c" has no valid server URL', 'set clusters[].cluster.server');
+    expect(toUserError(server, inputs({ kubeconfig: 'x', context: 'prod' }), kube)).toMatchObject({ input: 'kubeconfig' });
+    const none = new kube.KubeconfigError('source', 'unconfigured', 'no cluster access configured', 'give a kubeconfig');
+    expect(toUserError(none, inputs({}), kube)).toMatchObject({
+      input: undefined,
+      hint: 'set the kubeconfig input (content, from a secret), kubeconfig-path, or KUBECONFIG',
+    });
+  });
+
+  it('sends manifest and image errors to their inputs, other kube errors to none, anything else through', () => {
+    expect(toUserError(new kube.ManifestError('a.yaml:3', 'kind is missing'), inputs({}), kube)).toMatchObject({
+      input: 'manifests',
+      message: 'a.yaml:3: kind is missing',
+    });
+    expect(toUserError(new kube.ImageRefError('x', 'bad'), inputs({}), kube)).toMatchObject({ input: 'images' });
+    const unreachable = toUserError(new kube.UnreachableError('https://h', 'connection refused'), inputs({}), kube);
+    expect(unreachable).toBeInstanceOf(UserError);
+    expect(unreachable).toMatchObject({ input: undefined });
+    const other = new TypeError('bug');
+    expect(toUserError(other, inputs({}), kube)).toBe(other);
+  });
+
+  it("words the refusals its users fix with an input in that input's terms", () => {
+    const conflict = new kube.ApplyError('dry-run', [
+      { object: 'ConfigMap shop/shared', reason: 'Conflict', message: 'conflict', conflicts: [{ manager: 'someone-else', field: '.data.owner' }] },
+    ]);
+    expect(conflict.conflicts).toEqual([{ manager: 'someone-else', field: '.data.owner' }]);
+    const f = (e: kube.ApplyError) =>
+      failureText({ message: e.message, hint: e.hint, remedy: e.remedy, phase: e.phase, failures: e.failures, applied: e.applied });
+    expect(f(conflict)).toBe(`${conflict.message} — another field manager owns these fields; set \`force-conflicts: true\` to take them over`);
+    const ns = new kube.NamespaceMissingError([{ object: 'Namespace shop', reason: 'NotFound', message: 'namespace shop does not exist', namespace: 'shop' }]);
+    expect(ns.namespaces).toEqual(['shop']);
+    expect(f(ns)).toBe(`${ns.message} — create the namespace first or set \`create-namespace: true\``);
+    const rbac = new kube.ApplyError('apply', [{ object: 'Secret shop/s', reason: 'Forbidden', message: 'no' }]);
+    expect(f(rbac)).toBe(`${rbac.message} — ${rbac.hint}`);
+    // The library's own hints name no input.
+    expect(`${conflict.hint} ${ns.hint}`).not.toMatch(/force-conflicts|create-namespace/);
   });
 });

@@ -1,28 +1,22 @@
-import { accessSync, constants } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { type ActionDefinition, exec, Summary, untrusted } from '@shipline/kit';
-import type { AppliedResource, Provenance } from '@shipline/kube';
+// k8s-deploy's adapter: the only file that reads the environment, builds the real clients (the
+// kubeconfig session and API client, kubectl for kustomizations) and maps the kube package's
+// errors onto this action's inputs and hints. The logic is run.ts; outputs and summary are here.
+import { type ActionDefinition, type RunContext, Summary, UserError, untrusted } from '@shipline/kit';
+import { urlSecrets } from '@shipline/kit/redact-url';
+import type { AppliedResource, ApplyRemedy, Provenance } from '@shipline/kube';
+import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
-import type { DeployOutcome } from './run.ts';
+import { Kubectl } from './kubectl.ts';
+import type { ClusterSession, DeployFailure, DeployOutcome, KubeconfigChoice } from './run.ts';
 import { waitFailure, waitSummary } from './wait-report.ts';
+
+type Kube = typeof import('@shipline/kube');
 
 export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
   name: 'k8s-deploy',
   schema,
   validate,
-  // The Kubernetes client is loaded after the inputs are valid, so bad input fails fast.
-  run: async (inputs: Inputs, ctx) =>
-    (await import('./run.ts')).run(inputs, {
-      log: ctx.log,
-      mask: ctx.mask,
-      env: process.env,
-      tempDir: process.env.RUNNER_TEMP || tmpdir(),
-      cwd: process.cwd(),
-      kustomize: kustomizer(process.env.PATH ?? ''),
-      provenance: provenanceFromEnv(process.env),
-      now: () => performance.now(),
-    }),
+  run: (inputs: Inputs, ctx) => runWithCluster(inputs, ctx),
   outputs: (r) => ({
     resources: JSON.stringify(r.resources.map(output)),
     pruned: JSON.stringify(r.pruned.map(output)),
@@ -30,7 +24,7 @@ export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
     changed: String([...r.resources, ...r.pruned].some((x) => x.action !== 'unchanged')),
   }),
   summary,
-  failure: (r) => r.failure?.message ?? waitFailure(r.wait),
+  failure: (r) => (r.failure ? failureText(r.failure) : waitFailure(r.wait)),
 };
 
 /** The `resources` output: what the next action (rollout-verify) needs, nothing more. */
@@ -103,30 +97,73 @@ function provenanceFromEnv(env: NodeJS.ProcessEnv): Provenance {
   return {};
 }
 
-/** `kubectl kustomize <dir>` when kubectl is on PATH (an argument array, no shell). */
-function kustomizer(path: string): ((dir: string) => Promise<string>) | undefined {
-  const kubectl = path
-    .split(delimiter)
-    .filter((d) => d !== '')
-    .map((d) => join(d, 'kubectl'))
-    .find((p) => {
-      try {
-        accessSync(p, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
+/**
+ * The real dependencies of run.ts. The Kubernetes client (and run.ts, which imports it) is loaded
+ * after the inputs are valid, so bad input fails fast.
+ */
+async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<DeployOutcome> {
+  const kube = await import('@shipline/kube');
+  const { run } = await import('./run.ts');
+  const env = process.env;
+  // A proxy URL's userinfo goes to the proxy as Proxy-Authorization: a credential like the others.
+  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) for (const s of urlSecrets(env[name] ?? '')) ctx.mask(s);
+  const kubectl = Kubectl.fromPath(env.PATH ?? '');
+  const cwd = process.cwd();
+  try {
+    return await run(inputs, {
+      log: ctx.log,
+      mask: ctx.mask,
+      openCluster: (choice) => openCluster(kube, choice, env),
+      loadManifests: (sources, vars) => kube.loadManifests(sources, { cwd, vars, kustomize: kubectl && ((dir) => kubectl.kustomize({ dir })) }),
+      provenance: provenanceFromEnv(env),
+      now: () => performance.now(),
     });
-  if (!kubectl) return undefined;
-  return async (dir) => {
-    // A render larger than this is no manifest set anyone applies; a cut one must not be applied.
-    const r = await exec(kubectl, ['kustomize', dir], { timeoutMs: 120_000, maxOutput: 64 << 20 });
-    if (r.timedOut) throw new Error(`kubectl kustomize ${dir} did not finish within 2 minutes`);
-    if (r.truncated) throw new Error(`kubectl kustomize ${dir} rendered more than 64 MiB`);
-    if (r.code !== 0) {
-      const why = (r.stderr || r.stdout).trim().split('\n')[0] || `exit code ${r.code}`;
-      throw new Error(`kubectl kustomize ${dir} failed: ${untrusted(why, { max: 300, oneLine: true })}`);
-    }
-    return r.stdout;
+  } catch (e) {
+    throw toUserError(e, inputs, kube);
+  }
+}
+
+/** The kubeconfig the inputs name (else KUBECONFIG, in-cluster, ~/.kube/config), and its API client. */
+function openCluster(kube: Kube, choice: KubeconfigChoice, env: NodeJS.ProcessEnv): ClusterSession {
+  const access = kube.openKubeconfig({ ...choice, env });
+  return {
+    server: access.server,
+    context: access.context,
+    namespace: access.namespace,
+    origin: access.origin,
+    secrets: kube.secretsOf(access),
+    connect: async ({ concurrency, requestTimeoutMs }) => {
+      const conn = await kube.connectionOf(access);
+      const { waitForRollout } = await import('./wait.ts');
+      const client = new kube.KubeClient(conn, { maxSockets: concurrency, timeoutMs: requestTimeoutMs, proxyEnv: env });
+      return {
+        secrets: [...Object.values(conn.headers).map((v) => v.replace(/^(Bearer|Basic) /, '')), ...(conn.proxyUrl ? urlSecrets(conn.proxyUrl) : [])],
+        deploy: (manifests, options) => kube.deploy(client, manifests, options),
+        wait: (resources, timeoutMs, log) => waitForRollout(client, resources, timeoutMs, log),
+        close: () => client.close(),
+      };
+    },
+    close: () => access.close(),
   };
+}
+
+/** Maps the kube package's typed errors onto the input a user would change. */
+export function toUserError(e: unknown, inputs: Inputs, kube: Kube): unknown {
+  if (e instanceof kube.ManifestSourceError || e instanceof kube.ManifestError) return new UserError(e.message, { input: 'manifests', hint: e.hint });
+  if (e instanceof kube.ImageRefError) return new UserError(e.message, { input: 'images', hint: e.hint });
+  if (e instanceof kube.KubeconfigError) return new UserError(e.message, kubeconfigInputFor(e, inputs));
+  if (e instanceof kube.KubeError) return new UserError(e.message, { hint: e.hint });
+  return e;
+}
+
+// Refusals this action's users fix through one of its inputs: the hint names it.
+const APPLY_HINTS: Partial<Record<ApplyRemedy, string>> = {
+  force: 'another field manager owns these fields; set `force-conflicts: true` to take them over',
+  'missing-namespace': 'create the namespace first or set `create-namespace: true`',
+};
+
+/** The step's failure message: the refusal and what to do about it. */
+export function failureText(f: DeployFailure): string {
+  const hint = (f.remedy && APPLY_HINTS[f.remedy]) ?? f.hint;
+  return hint ? `${f.message} — ${hint}` : f.message;
 }

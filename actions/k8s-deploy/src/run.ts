@@ -1,48 +1,85 @@
+// k8s-deploy's logic: kubeconfig, manifests, images, provenance and pull secret, then the deployment
+// and (with `wait`) the rollout's verdict. Pure over its Deps: the cluster, the manifest reader and
+// the clock are handed in (action.ts builds the real ones; run.test.ts fakes them). Errors of the
+// kube package pass through as they are; action.ts maps them onto inputs.
 import { type Log, UserError, untrusted } from '@shipline/kit';
-import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
+import { redactUrl } from '@shipline/kit/redact-url';
 import {
   type AppliedResource,
   ApplyError,
+  type ApplyFailure,
+  type ApplyRemedy,
   addPullSecret,
   annotateProvenance,
-  type ClusterAccess,
-  connectionOf,
-  deploy,
+  type DeployOptions,
+  type DeployResult,
   dockerConfigSecret,
   type ImageChange,
-  ImageRefError,
   isWorkload,
-  KubeClient,
-  KubeconfigError,
-  KubeError,
-  loadManifests,
   type Manifest,
-  ManifestError,
-  ManifestSourceError,
-  openKubeconfig,
   type Provenance,
   planImages,
-  secretsOf,
   secretValuesOf,
   substituteImages,
-  UnreachableError,
   type VerifyResult,
 } from '@shipline/kube';
 import { type Inputs, pullSecretRegistry } from './inputs.ts';
-import { waitForRollout } from './wait.ts';
+
+/** Which kubeconfig the inputs name; the session decides the rest (KUBECONFIG, in-cluster, ~/.kube/config). */
+export interface KubeconfigChoice {
+  content: string | undefined;
+  path: string | undefined;
+  context: string | undefined;
+}
+
+/** An opened kubeconfig: where it points, before any request. */
+export interface ClusterSession {
+  /** API server URL (may carry credentials in its userinfo: shown redacted). */
+  server: string;
+  context: string;
+  /** The context's namespace, when it sets one. */
+  namespace: string | undefined;
+  /** How it was found, for the log. */
+  origin: string;
+  /** The kubeconfig's tokens, passwords and keys, masked before anything is logged. */
+  secrets: string[];
+  /** Authenticates (runs exec plugins) and opens the API client. */
+  connect(options: { concurrency: number; requestTimeoutMs: number }): Promise<DeployCluster>;
+  close(): void;
+}
+
+/** The API server, for the deployment and its verdict. */
+export interface DeployCluster {
+  /** Credentials the connection sends (header values, proxy userinfo): masked before any request. */
+  secrets: string[];
+  deploy(manifests: Manifest[], options: DeployOptions): Promise<DeployResult>;
+  /** With `wait: true`: the status engine's verdict on the applied objects. */
+  wait(resources: AppliedResource[], timeoutMs: number, log: Log): Promise<VerifyResult>;
+  close(): void;
+}
 
 export interface Deps {
   log: Log;
   mask(secret: string): void;
-  /** KUBECONFIG, HOME and in-cluster variables are read from here, never from process.env. */
-  env: Readonly<Record<string, string | undefined>>;
-  /** Where a kubeconfig given as content is written (0600) for the run's length. */
-  tempDir: string;
-  cwd: string;
-  /** Renders a kustomization directory; undefined when kubectl is not available. */
-  kustomize: ((dir: string) => Promise<string>) | undefined;
+  /** Opens the kubeconfig (throws KubeconfigError); nothing is sent yet. */
+  openCluster(choice: KubeconfigChoice): ClusterSession;
+  /** Reads files, directories, globs and kustomizations, with `${KEY}` variables replaced. */
+  loadManifests(sources: readonly string[], vars: Readonly<Record<string, string>>): Promise<Manifest[]>;
   provenance: Provenance;
   now(): number;
+}
+
+/** Objects the API server refused; nothing was applied when `phase` is dry-run. */
+export interface DeployFailure {
+  /** The kube package's message (action.ts adds the hint its users act on). */
+  message: string;
+  /** The kube package's own hint, in its terms. */
+  hint?: string | undefined;
+  /** What fixes it, for a hint in the inputs' terms. */
+  remedy?: ApplyRemedy | undefined;
+  phase: string;
+  failures: ApplyFailure[];
+  applied: string[];
 }
 
 export interface DeployOutcome {
@@ -53,8 +90,8 @@ export interface DeployOutcome {
   resources: AppliedResource[];
   pruned: AppliedResource[];
   images: ImageChange[];
-  /** Set when the API server refused objects; nothing was applied when `phase` is dry-run. */
-  failure: { message: string; phase: string; failures: ApplyError['failures']; applied: string[] } | undefined;
+  /** Set when the API server refused objects. */
+  failure: DeployFailure | undefined;
   durationMs: number;
   /** With `wait: true`: the status engine's verdict on the applied objects. */
   wait?: VerifyResult;
@@ -65,14 +102,12 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
   if (inputs['registry-username'] && inputs['registry-password']) {
     deps.mask(Buffer.from(`${inputs['registry-username']}:${inputs['registry-password']}`).toString('base64'));
   }
-  // A proxy URL's userinfo goes to the proxy as Proxy-Authorization: a credential like the others.
-  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) for (const s of urlSecrets(deps.env[name] ?? '')) deps.mask(s);
   // Everything local first (kubeconfig, manifests, images), so bad input fails before any API call.
-  const access = openAccess(inputs, deps);
+  const session = deps.openCluster({ content: inputs.kubeconfig, path: inputs['kubeconfig-path'], context: inputs.context });
   try {
-    for (const s of secretsOf(access)) deps.mask(s);
-    const namespace = inputs.namespace ?? access.namespace ?? 'default';
-    deps.log.info(`cluster ${redactUrl(access.server)} (context ${access.context}, from ${access.origin}); default namespace ${namespace}`);
+    for (const s of session.secrets) deps.mask(s);
+    const namespace = inputs.namespace ?? session.namespace ?? 'default';
+    deps.log.info(`cluster ${redactUrl(session.server)} (context ${session.context}, from ${session.origin}); default namespace ${namespace}`);
     const manifests = await deps.log.group('Load manifests', () => load(inputs, deps));
     const objects = manifests.map((m) => m.object);
     // Secret manifests' values are masked before anything is sent or printed (an admission
@@ -83,33 +118,14 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
       const n = annotateProvenance(objects, deps.provenance);
       if (n) deps.log.info(`provenance annotations on ${n} workload(s)`);
     }
-    const registry = pullSecretRegistry(inputs);
-    if (registry && inputs['image-pull-secret']) {
-      const secretName = inputs['image-pull-secret'];
-      const namespaces = [...new Set(objects.filter((o) => isWorkload(o.kind) || o.kind === 'Pod').map((o) => o.metadata.namespace ?? namespace))];
-      for (const ns of namespaces) {
-        addPullSecret(objects, secretName, ns);
-        const pullSecret = dockerConfigSecret(secretName, ns, registry, inputs['registry-username'] as string, inputs['registry-password'] as string);
-        // `.dockerconfigjson` is one line of JSON (and its base64): each masked as a value of its own.
-        for (const s of secretValuesOf(pullSecret)) deps.mask(s);
-        manifests.push({ source: 'image-pull-secret', object: pullSecret });
-      }
-      deps.log.info(`image pull secret ${secretName} for ${registry} in ${namespaces.join(', ') || '(no workloads)'}`);
-    }
+    addPullSecrets(inputs, manifests, namespace, deps);
 
-    let conn: Awaited<ReturnType<typeof connectionOf>>;
-    try {
-      conn = await connectionOf(access);
-    } catch (e) {
-      throw toUserError(e, inputs);
-    }
-    for (const v of Object.values(conn.headers)) deps.mask(v.replace(/^(Bearer|Basic) /, ''));
-    if (conn.proxyUrl) for (const s of urlSecrets(conn.proxyUrl)) deps.mask(s);
-    const client = new KubeClient(conn, { maxSockets: inputs.concurrency, timeoutMs: inputs['request-timeout'], proxyEnv: deps.env });
-    const base = { dryRun: inputs['dry-run'], server: redactUrl(access.server), context: access.context, namespace, images };
+    const cluster = await session.connect({ concurrency: inputs.concurrency, requestTimeoutMs: inputs['request-timeout'] });
+    for (const s of cluster.secrets) deps.mask(s);
+    const base = { dryRun: inputs['dry-run'], server: redactUrl(session.server), context: session.context, namespace, images };
     try {
       const result = await deps.log.group(inputs['dry-run'] ? 'Server-side dry-run (nothing is changed)' : 'Server-side apply', () =>
-        deploy(client, manifests, {
+        cluster.deploy(manifests, {
           force: inputs['force-conflicts'],
           defaultNamespace: namespace,
           createNamespace: inputs['create-namespace'],
@@ -121,45 +137,29 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         }),
       );
       logResult(result.resources, result.pruned, result.dryRun, deps.log);
-      const wait = inputs.wait && !result.dryRun ? await waitForRollout(client, result.resources, inputs.timeout, deps.log) : undefined;
+      const wait = inputs.wait && !result.dryRun ? await cluster.wait(result.resources, inputs.timeout, deps.log) : undefined;
       return { ...base, resources: result.resources, pruned: result.pruned, failure: undefined, wait, durationMs: Math.round(deps.now() - started) };
     } catch (e) {
-      if (e instanceof ApplyError) {
-        deps.log.info(`refused by the API server (${e.phase}):`);
-        for (const f of e.failures) deps.log.info(`  ${untrusted(`${f.object}: [${f.reason}] ${f.message}`, { oneLine: true })}`);
-        const message = e.hint ? `${e.message} — ${e.hint}` : e.message;
-        return {
-          ...base,
-          resources: [],
-          pruned: [],
-          failure: { message, phase: e.phase, failures: e.failures, applied: e.applied },
-          durationMs: Math.round(deps.now() - started),
-        };
-      }
-      throw toUserError(e, inputs);
+      if (!(e instanceof ApplyError)) throw e;
+      deps.log.info(`refused by the API server (${e.phase}):`);
+      for (const f of e.failures) deps.log.info(`  ${untrusted(`${f.object}: [${f.reason}] ${f.message}`, { oneLine: true })}`);
+      return {
+        ...base,
+        resources: [],
+        pruned: [],
+        failure: { message: e.message, hint: e.hint, remedy: e.remedy, phase: e.phase, failures: e.failures, applied: e.applied },
+        durationMs: Math.round(deps.now() - started),
+      };
     } finally {
-      client.close();
+      cluster.close();
     }
   } finally {
-    access.close();
-  }
-}
-
-function openAccess(inputs: Inputs, deps: Deps): ClusterAccess {
-  try {
-    return openKubeconfig({ content: inputs.kubeconfig, path: inputs['kubeconfig-path'], context: inputs.context, tempDir: deps.tempDir, env: deps.env });
-  } catch (e) {
-    throw toUserError(e, inputs);
+    session.close();
   }
 }
 
 async function load(inputs: Inputs, deps: Deps): Promise<Manifest[]> {
-  let manifests: Manifest[];
-  try {
-    manifests = await loadManifests(inputs.manifests, { cwd: deps.cwd, vars: Object.fromEntries(inputs.vars), kustomize: deps.kustomize });
-  } catch (e) {
-    throw toUserError(e, inputs);
-  }
+  const manifests = await deps.loadManifests(inputs.manifests, Object.fromEntries(inputs.vars));
   if (manifests.length === 0)
     throw new UserError('the manifests hold no objects', { input: 'manifests', hint: 'point at files with at least one apiVersion/kind document' });
   const files = new Set(manifests.map((m) => m.source.replace(/:\d+.*$/, '')));
@@ -169,12 +169,7 @@ async function load(inputs: Inputs, deps: Deps): Promise<Manifest[]> {
 
 function substitute(inputs: Inputs, manifests: Manifest[], log: Log): ImageChange[] {
   if (!inputs.images?.length) return [];
-  let pins: ReturnType<typeof planImages>;
-  try {
-    pins = planImages(inputs.images);
-  } catch (e) {
-    throw toUserError(e, inputs);
-  }
+  const pins = planImages(inputs.images);
   const { changes, unused } = substituteImages(
     manifests.map((m) => m.object),
     pins,
@@ -185,17 +180,21 @@ function substitute(inputs: Inputs, manifests: Manifest[], log: Log): ImageChang
   return changes;
 }
 
-/** Maps the kube package's typed errors onto the input a user would change. */
-export function toUserError(e: unknown, inputs: Inputs): unknown {
-  if (e instanceof ManifestSourceError || e instanceof ManifestError) return new UserError(e.message, { input: 'manifests', hint: e.hint });
-  if (e instanceof ImageRefError) return new UserError(e.message, { input: 'images', hint: e.hint });
-  if (e instanceof KubeconfigError) {
-    const source = inputs.kubeconfig !== undefined ? 'kubeconfig' : inputs['kubeconfig-path'] !== undefined ? 'kubeconfig-path' : undefined;
-    const input = inputs.context !== undefined && e.message.startsWith(`context ${JSON.stringify(inputs.context)}`) ? 'context' : source;
-    return new UserError(e.message, { input, hint: e.hint });
+/** `image-pull-secret`: a docker-registry Secret in every namespace with workloads, referenced by them. */
+function addPullSecrets(inputs: Inputs, manifests: Manifest[], namespace: string, deps: Deps): void {
+  const registry = pullSecretRegistry(inputs);
+  const secretName = inputs['image-pull-secret'];
+  if (!registry || !secretName) return;
+  const objects = manifests.map((m) => m.object);
+  const namespaces = [...new Set(objects.filter((o) => isWorkload(o.kind) || o.kind === 'Pod').map((o) => o.metadata.namespace ?? namespace))];
+  for (const ns of namespaces) {
+    addPullSecret(objects, secretName, ns);
+    const pullSecret = dockerConfigSecret(secretName, ns, registry, inputs['registry-username'] as string, inputs['registry-password'] as string);
+    // `.dockerconfigjson` is one line of JSON (and its base64): each masked as a value of its own.
+    for (const s of secretValuesOf(pullSecret)) deps.mask(s);
+    manifests.push({ source: 'image-pull-secret', object: pullSecret });
   }
-  if (e instanceof UnreachableError || e instanceof KubeError) return new UserError(e.message, { hint: e.hint });
-  return e;
+  deps.log.info(`image pull secret ${secretName} for ${registry} in ${namespaces.join(', ') || '(no workloads)'}`);
 }
 
 function logResult(resources: AppliedResource[], pruned: AppliedResource[], dryRun: boolean, log: Log): void {

@@ -4,8 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { run as exec } from '../../../test/stack/lib/proc.ts';
-import { need, sh, tempDir, uniq } from '../../../test/stack/test-helpers.ts';
+import { run as exec, need, sh, tempDir, uniq } from '../../../test/stack/index.ts';
 import { runGitHubAction } from '../../../test/support/run-action.ts';
 
 const id = uniq();

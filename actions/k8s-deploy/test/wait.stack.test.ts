@@ -2,8 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as exec } from '../../../test/stack/lib/proc.ts';
-import { need, tempDir, uniq } from '../../../test/stack/test-helpers.ts';
+import { run as exec, need, tempDir, uniq } from '../../../test/stack/index.ts';
 import { runGitHubAction } from '../../../test/support/run-action.ts';
 import { CRASH, deployment, pinnedNodeImage, service, serving, yaml } from '../../../test/support/workloads.ts';
 

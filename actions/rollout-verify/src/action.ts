@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ActionDefinition, type RunContext, UserError } from '@shipline/kit';
 import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
+import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
 import { annotation, failedResources, failureMessage, rolledBack, summary } from './report.ts';
 import type { Cluster, VerifyOutcome } from './run.ts';
@@ -94,11 +95,7 @@ function writeDiagnostics(tempDir: string, json: string): string {
 
 /** Maps the kube package's typed errors onto the input a user would change. */
 function toUserError(e: unknown, inputs: Inputs, kube: typeof import('@shipline/kube')): unknown {
-  if (e instanceof kube.KubeconfigError) {
-    const source = inputs.kubeconfig !== undefined ? 'kubeconfig' : inputs['kubeconfig-path'] !== undefined ? 'kubeconfig-path' : undefined;
-    const input = inputs.context !== undefined && e.message.startsWith(`context ${JSON.stringify(inputs.context)}`) ? 'context' : source;
-    return new UserError(e.message, { input, hint: e.hint });
-  }
+  if (e instanceof kube.KubeconfigError) return new UserError(e.message, kubeconfigInputFor(e, inputs));
   if (e instanceof kube.ApiError && e.status === 400 && inputs.selector !== undefined) {
     return new UserError(e.message, { input: 'selector', hint: 'the API server refused the label selector; use kubectl syntax: app=web,tier!=db' });
   }

@@ -1,6 +1,6 @@
-import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ActionDefinition, Summary, UserError, untrusted } from '@shipline/kit';
+import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { request } from './http.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
 import { type ApiConnection, type KubeconfigChoice, run, type SmokeResult } from './run.ts';
@@ -46,28 +46,25 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
  * runs do not pay for loading it.
  */
 async function connect(choice: KubeconfigChoice): Promise<ApiConnection> {
-  const kube = await import('@shipline/kube');
+  // The kubeconfig entry alone: the package's index would bring manifest parsing into this bundle.
+  const kube = await import('@shipline/kube/access');
+  const given = { kubeconfig: choice.content, 'kubeconfig-path': choice.path, context: choice.context };
+  const toUserError = (e: unknown) => {
+    if (e instanceof kube.KubeconfigError) return new UserError(e.message, kubeconfigInputFor(e, given));
+    if (e instanceof kube.KubeError) return new UserError(e.message, { hint: e.hint });
+    return e;
+  };
   let access: ReturnType<typeof kube.openKubeconfig>;
   try {
-    access = kube.openKubeconfig({ ...choice, tempDir: process.env.RUNNER_TEMP || tmpdir(), env: process.env });
+    access = kube.openKubeconfig({ ...choice, env: process.env });
   } catch (e) {
-    if (!(e instanceof kube.KubeError)) throw e;
-    const input =
-      choice.context !== undefined && e.message.startsWith(`context ${JSON.stringify(choice.context)}`)
-        ? 'context'
-        : choice.content !== undefined
-          ? 'kubeconfig'
-          : choice.path !== undefined
-            ? 'kubeconfig-path'
-            : undefined;
-    throw new UserError(e.message, { input, hint: e.hint });
+    throw toUserError(e);
   }
   try {
     const conn = await kube.connectionOf(access);
     return { ...conn, secrets: kube.secretsOf(access), close: () => access.close() };
   } catch (e) {
     access.close();
-    if (e instanceof kube.KubeError) throw new UserError(e.message, { input: choice.content !== undefined ? 'kubeconfig' : undefined, hint: e.hint });
-    throw e;
+    throw toUserError(e);
   }
 }

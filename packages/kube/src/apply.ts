@@ -1,11 +1,16 @@
-// All-or-nothing server-side apply: discover every kind, check namespaces, dry-run every object on
-// the server, and only then apply — namespaces and CRDs first (waiting until CRDs are established),
-// then config, then workloads — and prune what an earlier run of the same set left behind.
+// All-or-nothing server-side apply in four named steps, each exported:
+// - planDeploy: discover every kind, refuse duplicates, label the set, check namespaces;
+// - dryRunPlan: server-side dry-run of every object (previewPlan renders a dry-run's result);
+// - applyPlan: namespaces and CRDs first (waiting until CRDs are established), then config, then
+//   workloads, with each workload's revision;
+// - prunePlan: delete what an earlier run of the same set left behind.
+// `deploy` runs them in that order.
 
 import { pool } from '@shipline/kit/pool';
+import { sleep } from '@shipline/kit/retry';
 import type { KubeClient, Resource } from './client.ts';
 import { canonicalJson, diffObject, sameObject } from './diff.ts';
-import { ApiError, ApplyError, KubeError } from './errors.ts';
+import { ApiError, ApplyError, type ApplyFailure, conflictsOf, KubeError, NamespaceMissingError } from './errors.ts';
 import type { Manifest } from './manifests.ts';
 import { describeObject, groupOf, isRecord, type KubeObject, objectKey } from './object.ts';
 import { orderObjects, phases } from './order.ts';
@@ -65,7 +70,8 @@ export interface DeployResult {
   namespaces: string[];
 }
 
-interface Item {
+/** One object of a plan: as it will be sent, and what the server said of it at each step. */
+export interface PlannedObject {
   source: string;
   object: KubeObject;
   resource?: Resource;
@@ -101,30 +107,80 @@ const PRUNE_KINDS: [string, string][] = [
 // Never pruned: deleting a namespace or a CRD deletes everything in or of it.
 const NEVER_PRUNE = new Set(['Namespace', 'CustomResourceDefinition']);
 
+/**
+ * The whole deployment: plan, dry-run, then either the dry-run's result or apply and prune. Each
+ * step is exported on its own for callers that run them differently (progressive delivery applies
+ * a plan in parts; rollout-verify reuses the records).
+ */
 export async function deploy(client: KubeClient, manifests: readonly Manifest[], opts: DeployOptions): Promise<DeployResult> {
-  const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
-  const conc = opts.concurrency ?? 16;
-  const log = opts.log;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const items: Item[] = manifests.map((m) => ({ source: m.source, object: structuredClone(m.object) }));
-  if (opts.prune && !opts.set) throw new KubeError('prune needs a set name', 'set `set` so that objects of this deployment can be found again');
+  const plan = await planDeploy(client, manifests, opts);
+  await dryRunPlan(client, plan, opts);
+  if (opts.dryRun) return previewPlan(client, plan, opts);
+  const resources = await applyPlan(client, plan, opts);
+  const pruned = opts.prune ? await prunePlan(client, plan, opts) : [];
+  return { dryRun: false, resources, pruned, namespaces: namespacesOf(plan.items) };
+}
 
-  // 1. Discovery: every kind must be served, or be defined by a CRD of this run.
+/** What the steps share: the objects (as sent, with what the server said of each) and progress. */
+export interface DeployPlan {
+  readonly items: PlannedObject[];
+  /** Objects applied so far (labels), for the error of a later failure. */
+  readonly applied: string[];
+}
+
+interface Settings {
+  fieldManager: string;
+  conc: number;
+  force: boolean;
+  log: DeployLog;
+  sleep: (ms: number) => Promise<void>;
+  crdTimeoutMs: number;
+  revisionTimeoutMs: number;
+}
+
+function settingsOf(opts: DeployOptions): Settings {
+  return {
+    fieldManager: opts.fieldManager ?? FIELD_MANAGER,
+    conc: opts.concurrency ?? 16,
+    force: opts.force,
+    log: opts.log,
+    sleep: opts.sleep ?? sleep,
+    crdTimeoutMs: opts.crdTimeoutMs ?? 60_000,
+    revisionTimeoutMs: opts.revisionTimeoutMs ?? 10_000,
+  };
+}
+
+/**
+ * Plan: every kind must be served (or be defined by a CRD of this run), no object twice, the set
+ * label on each, and every namespace there (or created by this run when asked). Changes nothing.
+ */
+export async function planDeploy(client: KubeClient, manifests: readonly Manifest[], opts: DeployOptions): Promise<DeployPlan> {
+  if (opts.prune && !opts.set)
+    throw new KubeError('prune needs a set name', 'give the set name objects of this deployment are labelled with, so that they can be found again');
+  const items: PlannedObject[] = manifests.map((m) => ({ source: m.source, object: structuredClone(m.object) }));
+  await discover(client, items, opts.defaultNamespace);
+  checkDuplicates(items);
+  if (opts.set) for (const it of items) it.object.metadata.labels = { ...it.object.metadata.labels, [SET_LABEL]: opts.set };
+  await planNamespaces(client, items, opts, settingsOf(opts).conc);
+  return { items, applied: [] };
+}
+
+async function discover(client: KubeClient, items: PlannedObject[], defaultNamespace: string): Promise<void> {
   const newKinds = crdKinds(items);
   await Promise.all([...new Set(items.map((i) => i.object.apiVersion))].map((v) => client.resources(v)));
-  const unknown: ApplyError['failures'] = [];
+  const unknown: ApplyFailure[] = [];
   for (const it of items) {
     const r = await client.resourceFor(it.object.apiVersion, it.object.kind);
     if (r) {
       it.resource = r;
-      if (r.namespaced) it.object.metadata.namespace ??= opts.defaultNamespace;
+      if (r.namespaced) it.object.metadata.namespace ??= defaultNamespace;
       else if (it.object.metadata.namespace) delete it.object.metadata.namespace;
       continue;
     }
     const crd = newKinds.get(`${groupOf(it.object.apiVersion)}|${it.object.kind}`);
     if (crd) {
       it.waitsFor = 'crd';
-      if (crd.namespaced) it.object.metadata.namespace ??= opts.defaultNamespace;
+      if (crd.namespaced) it.object.metadata.namespace ??= defaultNamespace;
       continue;
     }
     unknown.push({
@@ -134,13 +190,13 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
     });
   }
   if (unknown.length) throw new ApplyError('dry-run', unknown);
-  checkDuplicates(items);
-  if (opts.set) for (const it of items) it.object.metadata.labels = { ...it.object.metadata.labels, [SET_LABEL]: opts.set };
+}
 
-  // 2. Namespaces: those missing are created only when asked (or when the run holds them).
+/** Namespaces: those missing are created only when asked (or when the run holds them). */
+async function planNamespaces(client: KubeClient, items: PlannedObject[], opts: DeployOptions, conc: number): Promise<void> {
   const nsResource = (await client.resourceFor('v1', 'Namespace')) as Resource;
   const inRun = new Set(items.filter((i) => i.object.kind === 'Namespace' && i.object.apiVersion === 'v1').map((i) => i.object.metadata.name as string));
-  const needed = [...new Set(items.map((i) => i.object.metadata.namespace).filter((n): n is string => !!n))].sort();
+  const needed = namespacesOf(items);
   const exists = new Map<string, boolean>();
   await pool([...new Set([...needed, ...inRun])], conc, async (ns) => {
     try {
@@ -153,18 +209,18 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   });
   const missing = needed.filter((ns) => !exists.get(ns) && !inRun.has(ns));
   if (missing.length && !opts.createNamespace) {
-    throw new ApplyError(
-      'dry-run',
+    throw new NamespaceMissingError(
       missing.map((ns) => ({
         object: `Namespace ${ns}`,
         reason: 'NotFound',
         message: `namespace ${ns} does not exist (needed by ${items.filter((i) => i.object.metadata.namespace === ns).length} object(s))`,
+        namespace: ns,
       })),
     );
   }
   for (const ns of missing) {
     items.push({
-      source: 'create-namespace',
+      source: 'namespace created by this deployment',
       object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
       resource: nsResource,
       autoNamespace: true,
@@ -172,61 +228,77 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   }
   const pendingNs = new Set([...missing, ...[...inRun].filter((ns) => !exists.get(ns))]);
   for (const it of items) if (!it.waitsFor && it.object.metadata.namespace && pendingNs.has(it.object.metadata.namespace)) it.waitsFor = 'namespace';
+}
 
-  // 3. Server-side dry-run of everything the server can check now.
-  const dryRunAll = async (list: Item[]) => {
-    const failures: ApplyError['failures'] = [];
-    // The lists run alongside the dry-runs; each object waits for its list only for the live copy.
-    const listing = liveByList(client, list, conc);
-    listing.catch(() => {});
-    await pool(list, conc, async (it) => {
-      const r = it.resource as Resource;
-      const key = `${r.apiVersion}|${r.name}|${it.object.metadata.namespace ?? ''}`;
-      const name = it.object.metadata.name as string;
-      try {
-        const [live, dry] = await Promise.all([
-          listing.then((listed) => {
-            const known = listed.get(key);
-            return known ? known.get(name) : client.get(r, it.object.metadata.namespace, name);
-          }),
-          client.apply(r, it.object, { fieldManager, force: opts.force, dryRun: true }),
-        ]);
-        it.live = live;
-        it.dry = dry;
-        it.same = live !== undefined && sameObject(live, dry);
-      } catch (e) {
-        failures.push(failureOf(it, e));
-      }
-    });
-    // A list that failed for other reasons than permission ends the run as it would have alone.
-    await listing;
-    return failures;
-  };
-  const checkable = items.filter((i) => !i.waitsFor);
-  const failures = await dryRunAll(checkable);
-  if (failures.length) throw new ApplyError('dry-run', sortFailures(failures, items));
-  log.info(
-    `server-side dry-run passed for ${checkable.length} object(s)${checkable.length < items.length ? `; ${items.length - checkable.length} wait for a namespace or CRD of this run` : ''}`,
+/**
+ * Dry-run: a server-side dry-run of every object the server can check now (those waiting for a
+ * namespace or CRD of this run are checked after phase 0 is applied). Changes nothing; throws an
+ * ApplyError naming every refused object.
+ */
+export async function dryRunPlan(client: KubeClient, plan: DeployPlan, opts: DeployOptions): Promise<void> {
+  const s = settingsOf(opts);
+  const checkable = plan.items.filter((i) => !i.waitsFor);
+  const failures = await dryRunItems(client, checkable, s);
+  if (failures.length) throw new ApplyError('dry-run', sortFailures(failures, plan.items));
+  s.log.info(
+    `server-side dry-run passed for ${checkable.length} object(s)${checkable.length < plan.items.length ? `; ${plan.items.length - checkable.length} wait for a namespace or CRD of this run` : ''}`,
   );
+}
 
-  if (opts.dryRun) {
-    const resources = orderObjects(items).map((it) => dryRunRecord(it));
-    const pruned = opts.prune ? (await pruneCandidates(client, items, opts, conc)).map((c) => record(c.obj, 'pruned')) : [];
-    return { dryRun: true, resources, pruned, namespaces: namespacesOf(items) };
-  }
+async function dryRunItems(client: KubeClient, list: PlannedObject[], s: Settings): Promise<ApplyFailure[]> {
+  const failures: ApplyFailure[] = [];
+  // The lists run alongside the dry-runs; each object waits for its list only for the live copy.
+  const listing = liveByList(client, list, s.conc);
+  listing.catch(() => {});
+  await pool(list, s.conc, async (it) => {
+    const r = it.resource as Resource;
+    const key = `${r.apiVersion}|${r.name}|${it.object.metadata.namespace ?? ''}`;
+    const name = it.object.metadata.name as string;
+    try {
+      const [live, dry] = await Promise.all([
+        listing.then((listed) => {
+          const known = listed.get(key);
+          return known ? known.get(name) : client.get(r, it.object.metadata.namespace, name);
+        }),
+        client.apply(r, it.object, { fieldManager: s.fieldManager, force: s.force, dryRun: true }),
+      ]);
+      it.live = live;
+      it.dry = dry;
+      it.same = live !== undefined && sameObject(live, dry);
+    } catch (e) {
+      failures.push(failureOf(it, e));
+    }
+  });
+  // A list that failed for other reasons than permission ends the run as it would have alone.
+  await listing;
+  return failures;
+}
 
-  // 4. Apply, phase by phase.
-  const applied: string[] = [];
-  const applyAll = async (list: Item[]) => {
-    const failed: ApplyError['failures'] = [];
-    await pool(list, conc, async (it) => {
+/** The result of a dry-run deployment: diffs against the live objects, and what prune would delete. */
+export async function previewPlan(client: KubeClient, plan: DeployPlan, opts: DeployOptions): Promise<DeployResult> {
+  const resources = orderObjects(plan.items).map((it) => dryRunRecord(it));
+  const pruned = opts.prune ? (await pruneCandidates(client, plan.items, opts, settingsOf(opts).conc)).map((c) => record(c.obj, 'pruned')) : [];
+  return { dryRun: true, resources, pruned, namespaces: namespacesOf(plan.items) };
+}
+
+/**
+ * Apply, phase by phase: namespaces and CRDs first (waiting until CRDs are established), then the
+ * dry-run of what waited for them, then config, then workloads. Returns every object's record with
+ * workload revisions; a refusal throws an ApplyError listing what was applied before it.
+ */
+export async function applyPlan(client: KubeClient, plan: DeployPlan, opts: DeployOptions): Promise<AppliedResource[]> {
+  const s = settingsOf(opts);
+  const { items, applied } = plan;
+  const applyAll = async (list: PlannedObject[]) => {
+    const failed: ApplyFailure[] = [];
+    await pool(list, s.conc, async (it) => {
       try {
-        if (it.same && it.live && it.dry && ownsSameFields(it.live, it.dry, fieldManager)) {
+        if (it.same && it.live && it.dry && ownsSameFields(it.live, it.dry, s.fieldManager)) {
           // The server already said this apply changes nothing, not even field ownership.
           it.result = it.live;
           return;
         }
-        it.result = await client.apply(it.resource as Resource, it.object, { fieldManager, force: opts.force, dryRun: false });
+        it.result = await client.apply(it.resource as Resource, it.object, { fieldManager: s.fieldManager, force: s.force, dryRun: false });
         applied.push(label(it));
       } catch (e) {
         failed.push(failureOf(it, e));
@@ -236,12 +308,12 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   };
   const first = items.filter((i) => i.object.kind === 'Namespace' || i.object.kind === 'CustomResourceDefinition');
   await applyAll(first);
-  await waitForCrds(client, first, opts.crdTimeoutMs ?? 60_000, sleep);
+  await waitForCrds(client, first, s.crdTimeoutMs, s.sleep);
   const deferred = items.filter((i) => i.waitsFor);
   if (deferred.length) {
     for (const it of deferred.filter((i) => i.waitsFor === 'crd')) {
       // Discovery lags behind the Established condition by a moment: ask again until it serves the kind.
-      const r = await discoverNewKind(client, it.object.apiVersion, it.object.kind, opts.crdTimeoutMs ?? 60_000, sleep);
+      const r = await discoverNewKind(client, it.object.apiVersion, it.object.kind, s.crdTimeoutMs, s.sleep);
       if (!r)
         throw new ApplyError(
           'apply',
@@ -250,32 +322,36 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
         );
       it.resource = r;
     }
-    const late = await dryRunAll(deferred);
+    const late = await dryRunItems(client, deferred, s);
     if (late.length) throw new ApplyError('dry-run', sortFailures(late, items), [...applied]);
   }
   for (const group of phases(items.filter((i) => !first.includes(i)))) await applyAll(group);
-
-  // 5. Workload revisions after apply, then prune.
-  const resources = await pool(orderObjects(items), conc, (it) => appliedRecord(client, it, opts.revisionTimeoutMs ?? 10_000, sleep));
-  const pruned: AppliedResource[] = [];
-  if (opts.prune) {
-    const candidates = await pruneCandidates(client, items, opts, conc);
-    const failedPrune: ApplyError['failures'] = [];
-    await pool(candidates, conc, async (c) => {
-      try {
-        await client.delete(c.resource, c.obj.metadata.namespace, c.obj.metadata.name as string, false);
-        pruned.push(record(c.obj, 'pruned'));
-      } catch (e) {
-        failedPrune.push({ object: describeObject(c.obj), ...reasonOf(e) });
-      }
-    });
-    if (failedPrune.length) throw new ApplyError('prune', failedPrune, [...applied]);
-  }
-  return { dryRun: false, resources, pruned, namespaces: namespacesOf(items) };
+  return pool(orderObjects(items), s.conc, (it) => appliedRecord(client, it, s.revisionTimeoutMs, s.sleep));
 }
 
-function label(it: Item): string {
-  return `${describeObject(it.object)}${it.source && it.source !== 'create-namespace' ? ` (${it.source})` : ''}`;
+/**
+ * Prune: deletes objects of the same set that this run no longer holds (never namespaces, CRDs
+ * or objects a controller owns). Run after applyPlan; a refusal throws an ApplyError.
+ */
+export async function prunePlan(client: KubeClient, plan: DeployPlan, opts: DeployOptions): Promise<AppliedResource[]> {
+  const conc = settingsOf(opts).conc;
+  const candidates = await pruneCandidates(client, plan.items, opts, conc);
+  const pruned: AppliedResource[] = [];
+  const failedPrune: ApplyFailure[] = [];
+  await pool(candidates, conc, async (c) => {
+    try {
+      await client.delete(c.resource, c.obj.metadata.namespace, c.obj.metadata.name as string, false);
+      pruned.push(record(c.obj, 'pruned'));
+    } catch (e) {
+      failedPrune.push({ object: describeObject(c.obj), ...reasonOf(e) });
+    }
+  });
+  if (failedPrune.length) throw new ApplyError('prune', failedPrune, [...plan.applied]);
+  return pruned;
+}
+
+function label(it: PlannedObject): string {
+  return `${describeObject(it.object)}${it.source && !it.autoNamespace ? ` (${it.source})` : ''}`;
 }
 
 function reasonOf(e: unknown): { reason: string; message: string } {
@@ -284,12 +360,17 @@ function reasonOf(e: unknown): { reason: string; message: string } {
   return { reason: 'Unknown', message: String(e) };
 }
 
-function failureOf(it: Item, e: unknown): ApplyError['failures'][number] {
+function failureOf(it: PlannedObject, e: unknown): ApplyFailure {
   // Network failures are not the object's fault: they end the run with their own error.
-  return { object: label(it), ...reasonOf(e) };
+  const f: ApplyFailure = { object: label(it), ...reasonOf(e) };
+  if (e instanceof ApiError && e.reason === 'Conflict') {
+    const conflicts = conflictsOf(e.details);
+    if (conflicts.length) f.conflicts = conflicts;
+  }
+  return f;
 }
 
-function sortFailures(f: ApplyError['failures'], items: Item[]): ApplyError['failures'] {
+function sortFailures(f: ApplyFailure[], items: PlannedObject[]): ApplyFailure[] {
   const order = new Map(items.map((it, i) => [label(it), i]));
   return [...f].sort((a, b) => (order.get(a.object) ?? 0) - (order.get(b.object) ?? 0));
 }
@@ -305,7 +386,7 @@ function ownsSameFields(live: KubeObject, dry: KubeObject, manager: string): boo
   return mine(live) === mine(dry);
 }
 
-function crdKinds(items: Item[]): Map<string, { namespaced: boolean }> {
+function crdKinds(items: PlannedObject[]): Map<string, { namespaced: boolean }> {
   const out = new Map<string, { namespaced: boolean }>();
   for (const it of items) {
     if (it.object.kind !== 'CustomResourceDefinition') continue;
@@ -316,9 +397,9 @@ function crdKinds(items: Item[]): Map<string, { namespaced: boolean }> {
   return out;
 }
 
-function checkDuplicates(items: Item[]): void {
-  const seen = new Map<string, Item>();
-  const dup: ApplyError['failures'] = [];
+function checkDuplicates(items: PlannedObject[]): void {
+  const seen = new Map<string, PlannedObject>();
+  const dup: ApplyFailure[] = [];
   for (const it of items) {
     const k = objectKey(it.object);
     const prev = seen.get(k);
@@ -328,7 +409,7 @@ function checkDuplicates(items: Item[]): void {
   if (dup.length) throw new ApplyError('dry-run', dup);
 }
 
-async function waitForCrds(client: KubeClient, group: Item[], timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
+async function waitForCrds(client: KubeClient, group: PlannedObject[], timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<void> {
   const crds = group.filter((i) => i.object.kind === 'CustomResourceDefinition');
   const deadline = Date.now() + timeoutMs;
   for (const it of crds) {
@@ -359,7 +440,7 @@ async function discoverNewKind(
   }
 }
 
-function namespacesOf(items: Item[]): string[] {
+function namespacesOf(items: PlannedObject[]): string[] {
   return [...new Set(items.map((i) => i.object.metadata.namespace).filter((n): n is string => !!n))].sort();
 }
 
@@ -385,7 +466,7 @@ export function revisionOf(o: KubeObject | undefined): string | null {
   return o.metadata.generation === undefined ? null : String(o.metadata.generation);
 }
 
-function dryRunRecord(it: Item): AppliedResource {
+function dryRunRecord(it: PlannedObject): AppliedResource {
   const next = it.dry ?? it.object;
   const diff = diffObject(it.live, next);
   const action: ApplyAction = !it.live ? 'created' : diff === '' ? 'unchanged' : 'configured';
@@ -399,7 +480,7 @@ function dryRunRecord(it: Item): AppliedResource {
   return r;
 }
 
-async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<AppliedResource> {
+async function appliedRecord(client: KubeClient, it: PlannedObject, timeoutMs: number, sleep: (ms: number) => Promise<void>): Promise<AppliedResource> {
   const res = it.result as KubeObject;
   // Controllers write status (and bump resourceVersion) at any time, so "unchanged" is judged on
   // what apply sets: the dry-run result against the live object, without status and server fields.
@@ -423,7 +504,7 @@ async function appliedRecord(client: KubeClient, it: Item, timeoutMs: number, sl
  */
 async function revisionAfter(
   client: KubeClient,
-  it: Item,
+  it: PlannedObject,
   res: KubeObject,
   before: string | null,
   timeoutMs: number,
@@ -451,7 +532,7 @@ async function revisionAfter(
  * Live objects by one LIST per kind and namespace where a run holds several of a kind (200
  * ConfigMaps cost one request, not 200); a map per key, or none where a list is not allowed.
  */
-async function liveByList(client: KubeClient, list: Item[], conc: number): Promise<Map<string, Map<string, KubeObject>>> {
+async function liveByList(client: KubeClient, list: PlannedObject[], conc: number): Promise<Map<string, Map<string, KubeObject>>> {
   const groups = new Map<string, { r: Resource; ns: string | undefined; n: number }>();
   for (const it of list) {
     const r = it.resource as Resource;
@@ -476,7 +557,12 @@ async function liveByList(client: KubeClient, list: Item[], conc: number): Promi
   return out;
 }
 
-async function pruneCandidates(client: KubeClient, items: Item[], opts: DeployOptions, conc: number): Promise<{ resource: Resource; obj: KubeObject }[]> {
+async function pruneCandidates(
+  client: KubeClient,
+  items: PlannedObject[],
+  opts: DeployOptions,
+  conc: number,
+): Promise<{ resource: Resource; obj: KubeObject }[]> {
   const selector = `${SET_LABEL}=${opts.set}`;
   const keep = new Set(items.map((i) => objectKey(i.object)));
   const types = new Map<string, Resource>();

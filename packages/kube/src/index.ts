@@ -1,17 +1,40 @@
 export {
   type AppliedResource,
   type ApplyAction,
+  applyPlan,
   type DeployLog,
   type DeployOptions,
+  type DeployPlan,
   type DeployResult,
   deploy,
+  dryRunPlan,
   FIELD_MANAGER,
+  type PlannedObject,
+  planDeploy,
+  previewPlan,
+  prunePlan,
   revisionOf,
   SET_LABEL,
 } from './apply.ts';
 export { type ClientOptions, describeNetError, KubeClient, type Resource, type WatchEvent } from './client.ts';
 export { comparable, diffLines, diffObject, toYaml } from './diff.ts';
-export { ApiError, ApplyError, ImageRefError, KubeconfigError, KubeError, ManifestError, ManifestSourceError, UnreachableError } from './errors.ts';
+export {
+  ApiError,
+  ApplyError,
+  type ApplyFailure,
+  type ApplyPhase,
+  type ApplyRemedy,
+  type FieldConflict,
+  ImageRefError,
+  KubeconfigError,
+  type KubeconfigField,
+  type KubeconfigProblem,
+  KubeError,
+  ManifestError,
+  ManifestSourceError,
+  NamespaceMissingError,
+  UnreachableError,
+} from './errors.ts';
 export {
   type ImageChange,
   type ImageName,

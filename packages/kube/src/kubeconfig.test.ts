@@ -35,7 +35,7 @@ describe('openKubeconfig', () => {
   it('reads content from memory: no copy of the credentials is written anywhere', async () => {
     const a = openKubeconfig({ content: config(), tempDir: temp, env: {} });
     expect(readdirSync(temp)).toEqual([]);
-    expect(a).toMatchObject({ server: 'https://127.0.0.1:6443', context: 'main', namespace: 'shop', origin: 'kubeconfig input' });
+    expect(a).toMatchObject({ server: 'https://127.0.0.1:6443', context: 'main', namespace: 'shop', origin: 'kubeconfig content' });
     const conn = await connectionOf(a);
     expect(conn.headers.Authorization).toBe(`Bearer ${TOKEN}`);
     expect(conn.rejectUnauthorized).toBe(false);
@@ -74,6 +74,28 @@ describe('openKubeconfig', () => {
     expect(`${(err as KubeconfigError).message} ${(err as KubeconfigError).hint}`).toMatch(msg);
     expect((err as Error).message).not.toContain(TOKEN);
     expect(readdirSync(temp).filter((n) => n.startsWith('shipline-kube-'))).toEqual([]);
+  });
+  // The part at fault, for the action layer to name its input (this package names none).
+  const fields: Record<string, [string, string]> = {
+    'not YAML': ['file', 'not-yaml'],
+    'a token instead of a file': ['file', 'not-kubeconfig'],
+    'no clusters': ['file', 'invalid'],
+    'unknown context': ['context', 'unknown-context'],
+    'bad server': ['cluster', 'invalid'],
+    'missing path': ['file', 'not-found'],
+    'KUBECONFIG of missing files': ['source', 'env-missing'],
+    'nothing at all': ['source', 'unconfigured'],
+  };
+  it.each(bad)('%s says which part is at fault, and its message and hint name no input', (why, src) => {
+    const err = (() => {
+      try {
+        openKubeconfig(src());
+      } catch (e) {
+        return e as KubeconfigError;
+      }
+    })();
+    expect([err?.field, err?.problem]).toEqual(fields[why]);
+    expect(`${err?.message} ${err?.hint}`).not.toMatch(/kubeconfig-path|context input|kubeconfig input|secrets\./);
   });
 });
 
@@ -205,5 +227,6 @@ current-context: y
     const err = await connectionOf(openKubeconfig({ path: f, tempDir: temp, env: {} })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubeconfigError);
     expect((err as Error).message).toMatch(msg);
+    expect((err as KubeconfigError).field).toBe(name === 'a CA file that is not there' ? 'cluster' : 'user');
   });
 });

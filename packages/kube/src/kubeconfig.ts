@@ -42,7 +42,7 @@ export interface ClusterAccess {
   context: string;
   /** The context's namespace, when it sets one. */
   namespace: string | undefined;
-  /** How the access was found, for logs: `kubeconfig input`, `/path/to/config`, `in-cluster`. */
+  /** How the access was found, for logs: `kubeconfig content`, `/path/to/config`, `in-cluster service account`. */
   origin: string;
   /** Releases what the access holds (nothing on disk today); safe to call twice. */
   close(): void;
@@ -68,12 +68,12 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
   const close = () => {};
   try {
     if (src.content !== undefined && src.content.trim() !== '') {
-      const doc = checkShape(src.content, 'the kubeconfig input');
+      const doc = checkShape(src.content, 'the kubeconfig content');
       // Relative paths in content (a tokenFile, a certificate file) are relative to the working directory.
-      merge(merged, doc, process.cwd(), 'the kubeconfig input');
-      origin = 'kubeconfig input';
+      merge(merged, doc, process.cwd(), 'the kubeconfig content');
+      origin = 'kubeconfig content';
     } else if (src.path !== undefined && src.path !== '') {
-      fileOrThrow(src.path, 'kubeconfig-path');
+      fileOrThrow(src.path);
       load(merged, src.path, src.path);
       origin = src.path;
     } else if (src.env.KUBECONFIG) {
@@ -81,13 +81,17 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
       const present = files.filter((f) => existsSync(f));
       if (present.length === 0)
         throw new KubeconfigError(
+          'source',
+          'env-missing',
           `KUBECONFIG names no existing file (${files.join(', ')})`,
-          'set KUBECONFIG to your kubeconfig file, or use the kubeconfig input',
+          'set KUBECONFIG to your kubeconfig file, or give the kubeconfig directly',
         );
       // Several files may each hold a part (clusters in one, users in another), as kubectl allows.
       for (const f of present) load(merged, f, f, present.length > 1);
       if (merged.clusters.size === 0 || merged.contexts.size === 0) {
         throw new KubeconfigError(
+          'file',
+          'invalid',
           `the KUBECONFIG files (${present.join(', ')}) define no ${merged.clusters.size === 0 ? 'clusters' : 'contexts'}`,
           'a kubeconfig needs clusters, users and contexts',
         );
@@ -100,40 +104,78 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
       const home = src.env.HOME;
       const file = home ? join(home, '.kube', 'config') : undefined;
       if (!file || !existsSync(file)) {
-        throw new KubeconfigError('no cluster access configured', 'set the kubeconfig input (content, from a secret), kubeconfig-path, or KUBECONFIG');
+        throw new KubeconfigError(
+          'source',
+          'unconfigured',
+          'no cluster access configured',
+          'give a kubeconfig (its content or a file), set KUBECONFIG, or run in a cluster with a service account',
+        );
       }
       load(merged, file, file);
       origin = file;
     }
     if (src.context && !merged.contexts.has(src.context)) {
       throw new KubeconfigError(
+        'context',
+        'unknown-context',
         `context ${JSON.stringify(src.context)} is not in the kubeconfig`,
         `use one of: ${[...merged.contexts.keys()].join(', ') || '(none defined)'}`,
       );
     }
     const current = src.context || merged.currentContext;
-    if (!current) throw new KubeconfigError('the kubeconfig has no current-context', 'set current-context in the kubeconfig or the context input');
+    if (!current)
+      throw new KubeconfigError(
+        'context',
+        'no-current-context',
+        'the kubeconfig has no current-context',
+        'set current-context in the kubeconfig or choose a context',
+      );
     const ctx = merged.contexts.get(current);
     if (!ctx)
-      throw new KubeconfigError(`current-context ${JSON.stringify(current)} is not defined in the kubeconfig`, 'fix current-context or set the context input');
+      throw new KubeconfigError(
+        'context',
+        'unknown-current-context',
+        `current-context ${JSON.stringify(current)} is not defined in the kubeconfig`,
+        'fix current-context or choose a context',
+      );
     const cluster = typeof ctx.cluster === 'string' ? merged.clusters.get(ctx.cluster) : undefined;
     if (!cluster)
-      throw new KubeconfigError(`context ${JSON.stringify(current)} names cluster ${JSON.stringify(ctx.cluster)}, which is not defined`, 'fix the kubeconfig');
+      throw new KubeconfigError(
+        'context',
+        'invalid',
+        `context ${JSON.stringify(current)} names cluster ${JSON.stringify(ctx.cluster)}, which is not defined`,
+        'fix the kubeconfig',
+      );
     const serverText = typeof cluster.value.server === 'string' ? cluster.value.server : '';
     let server: URL;
     try {
       server = new URL(serverText);
     } catch {
-      throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)} has no valid server URL`, 'set clusters[].cluster.server to https://host:port');
+      throw new KubeconfigError(
+        'cluster',
+        'invalid',
+        `cluster ${JSON.stringify(cluster.name)} has no valid server URL`,
+        'set clusters[].cluster.server to https://host:port',
+      );
     }
     if (server.protocol !== 'https:' && server.protocol !== 'http:') {
-      throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)} server uses ${server.protocol}`, 'the server must be an http(s) URL');
+      throw new KubeconfigError(
+        'cluster',
+        'invalid',
+        `cluster ${JSON.stringify(cluster.name)} server uses ${server.protocol}`,
+        'the server must be an http(s) URL',
+      );
     }
     let user: Entry | undefined;
     if (typeof ctx.user === 'string' && ctx.user !== '') {
       user = merged.users.get(ctx.user);
       if (!user)
-        throw new KubeconfigError(`context ${JSON.stringify(current)} names user ${JSON.stringify(ctx.user)}, which is not defined`, 'fix the kubeconfig');
+        throw new KubeconfigError(
+          'context',
+          'invalid',
+          `context ${JSON.stringify(current)} names user ${JSON.stringify(ctx.user)}, which is not defined`,
+          'fix the kubeconfig',
+        );
     }
     const namespace = typeof ctx.namespace === 'string' && ctx.namespace !== '' ? ctx.namespace : undefined;
     return {
@@ -152,9 +194,10 @@ export function openKubeconfig(src: KubeconfigSource): ClusterAccess {
   }
 }
 
-function fileOrThrow(path: string, what: string): void {
-  if (!existsSync(path)) throw new KubeconfigError(`${what} ${JSON.stringify(path)} does not exist`, 'give the path of a kubeconfig file');
-  if (!statSync(path).isFile()) throw new KubeconfigError(`${what} ${JSON.stringify(path)} is not a file`, 'give the path of a kubeconfig file');
+function fileOrThrow(path: string): void {
+  const what = `kubeconfig file ${JSON.stringify(path)}`;
+  if (!existsSync(path)) throw new KubeconfigError('file', 'not-found', `${what} does not exist`, 'give the path of a kubeconfig file');
+  if (!statSync(path).isFile()) throw new KubeconfigError('file', 'not-found', `${what} is not a file`, 'give the path of a kubeconfig file');
 }
 
 // YAML errors are summarised, never quoted: the text holds credentials.
@@ -163,14 +206,20 @@ function checkShape(text: string, what: string, partial = false): Raw {
   try {
     doc = parse(text);
   } catch {
-    throw new KubeconfigError(`${what} is not valid YAML`, 'pass the whole kubeconfig file, e.g. from a secret: `kubeconfig: ${{ secrets.KUBECONFIG }}`');
+    throw new KubeconfigError('file', 'not-yaml', `${what} is not valid YAML`, 'pass the whole kubeconfig file (from a secret, say)');
   }
-  if (!isRecord(doc)) throw new KubeconfigError(`${what} is not a kubeconfig (not a YAML mapping)`, 'pass the whole kubeconfig file, not a path or a token');
+  if (!isRecord(doc))
+    throw new KubeconfigError(
+      'file',
+      'not-kubeconfig',
+      `${what} is not a kubeconfig (not a YAML mapping)`,
+      'pass the whole kubeconfig file, not a path or a token',
+    );
   if (partial) return doc;
   if (!Array.isArray(doc.clusters) || doc.clusters.length === 0)
-    throw new KubeconfigError(`${what} defines no clusters`, 'a kubeconfig needs clusters, users and contexts');
+    throw new KubeconfigError('file', 'invalid', `${what} defines no clusters`, 'a kubeconfig needs clusters, users and contexts');
   if (!Array.isArray(doc.contexts) || doc.contexts.length === 0)
-    throw new KubeconfigError(`${what} defines no contexts`, 'a kubeconfig needs clusters, users and contexts');
+    throw new KubeconfigError('file', 'invalid', `${what} defines no contexts`, 'a kubeconfig needs clusters, users and contexts');
   return doc;
 }
 
@@ -179,7 +228,7 @@ function load(merged: Merged, file: string, what: string, partial = false): void
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new KubeconfigError(`cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`, 'check the path and its permissions');
+    throw new KubeconfigError('file', 'invalid', `cannot read ${what}: ${e instanceof Error ? e.message : String(e)}`, 'check the path and its permissions');
   }
   merge(merged, checkShape(text, what, partial), dirname(resolve(file)), what);
 }
@@ -187,7 +236,7 @@ function load(merged: Merged, file: string, what: string, partial = false): void
 /** Adds one file's entries; names already defined by an earlier file keep their first definition. */
 function merge(merged: Merged, doc: Raw, dir: string, what: string): void {
   const invalid = (why: string) =>
-    new KubeconfigError(`${what} is not a valid kubeconfig: ${why}`, 'check clusters, users and contexts (names, server, certificate data)');
+    new KubeconfigError('file', 'invalid', `${what} is not a valid kubeconfig: ${why}`, 'check clusters, users and contexts (names, server, certificate data)');
   const entries = (key: 'clusters' | 'users' | 'contexts', field: 'cluster' | 'user' | 'context'): Array<{ name: string; value: Raw }> => {
     const list = doc[key] ?? [];
     if (!Array.isArray(list)) throw invalid(`${key} is not a list`);
@@ -237,6 +286,8 @@ export async function connectionOf(access: ClusterAccess): Promise<Connection> {
   const { cluster, user } = access;
   const bad = (what: string, e: unknown) =>
     new KubeconfigError(
+      'user',
+      'auth',
       // A plugin's error carries its stderr, which may echo its environment (exec.env holds credentials).
       `cannot authenticate with the kubeconfig user: ${what}${e instanceof Error ? `: ${untrusted(e.message.split('\n')[0], { max: 300, oneLine: true })}` : ''}`,
       'check the user entry (token, client certificate, exec plugin)',
@@ -261,6 +312,8 @@ export async function connectionOf(access: ClusterAccess): Promise<Connection> {
   const key = material(user, 'client-key', 'user');
   if (!cert !== !key) {
     throw new KubeconfigError(
+      'user',
+      'invalid',
       `user ${JSON.stringify(user.name)} has a client ${cert ? 'certificate without a key' : 'key without a certificate'}`,
       'set both client-certificate(-data) and client-key(-data)',
     );
@@ -297,9 +350,17 @@ function proxyUrlOf(cluster: Entry): string | undefined {
   }
   // Quoted only with its userinfo and token parameters replaced: a proxy URL may carry credentials.
   const shown = typeof raw === 'string' ? JSON.stringify(redactUrl(raw)) : 'that is not text';
-  if (!u) throw new KubeconfigError(`cluster ${JSON.stringify(cluster.name)} has an invalid proxy-url ${shown}`, 'write proxy-url as http://host:port');
+  if (!u)
+    throw new KubeconfigError(
+      'cluster',
+      'invalid',
+      `cluster ${JSON.stringify(cluster.name)} has an invalid proxy-url ${shown}`,
+      'write proxy-url as http://host:port',
+    );
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new KubeconfigError(
+      'cluster',
+      'invalid',
       `cluster ${JSON.stringify(cluster.name)} has proxy-url ${shown} with scheme ${u.protocol.replace(/:$/, '')}`,
       'use an HTTP proxy (http://host:port); SOCKS proxies are not supported',
     );
@@ -317,7 +378,12 @@ function material(e: Entry, field: string, what: 'cluster' | 'user'): Buffer | u
   if (typeof data === 'string' && data !== '') {
     const bytes = Buffer.from(data, 'base64');
     if (bytes.length === 0 || !/^[A-Za-z0-9+/=\s]+$/.test(data)) {
-      throw new KubeconfigError(`${what} ${JSON.stringify(e.name)} has ${field}-data that is not base64`, `set ${field}-data to the base64 of the PEM file`);
+      throw new KubeconfigError(
+        what,
+        'invalid',
+        `${what} ${JSON.stringify(e.name)} has ${field}-data that is not base64`,
+        `set ${field}-data to the base64 of the PEM file`,
+      );
     }
     return bytes;
   }
@@ -328,6 +394,8 @@ function material(e: Entry, field: string, what: 'cluster' | 'user'): Buffer | u
     return readFileSync(full);
   } catch (err) {
     throw new KubeconfigError(
+      what,
+      'invalid',
       `${what} ${JSON.stringify(e.name)}: cannot read ${field} ${full} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       `check that ${full} exists and is readable, or use ${field}-data`,
     );

@@ -10,8 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { run as exec } from '../../../../test/stack/lib/proc.ts';
-import { need, sh, uniq } from '../../../../test/stack/test-helpers.ts';
+import { run as exec, need, sh, uniq } from '../../../../test/stack/index.ts';
 import {
   CRASH,
   daemonSet,
