@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` needs nothing but Node; `stack` talks to the local stack
-// (test/stack), which its global setup starts and which must not be skipped under CI.
+// (test/stack), which its global setup starts and which must not be skipped under CI. A test that
+// needs the stack is named `*.stack.test.ts` wherever it lives, and that name alone decides its project.
 export default defineConfig({
   test: {
     projects: [
@@ -24,7 +25,7 @@ export default defineConfig({
       {
         test: {
           name: 'stack',
-          include: ['test/stack/**/*.test.ts', '**/*.stack.test.ts'],
+          include: ['**/*.stack.test.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/stack/global-setup.ts'],
           testTimeout: 300_000,

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { up, withStackEnv } from '../test/stack/lib/stack.ts';
+import { up, withStackEnv } from '../test/stack/index.ts';
 import { median, span } from './lib/stats.ts';
 
 const root = resolve(import.meta.dirname, '..');

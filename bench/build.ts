@@ -3,14 +3,14 @@
 // production modules copied) through the bundled docker-build, as a CI runner sees it: cold (empty
 // builder, empty cache dir) against warm (empty builder again, the cache dir of the cold run
 // restored, as actions/GitLab caches restore it). Median of BENCH_RUNS (3) pairs; "other" is the cold build.
-// The builder is the docker-container builder the action manages for cache export (named after
-// the Docker endpoint); it is emptied before each build. Brings the local stack up first.
+// The builder is a docker-container builder of the bench's own, named by the `builder` input (the
+// action creates it on first use, as it creates its managed one); it is emptied before each build and
+// kept for the next run (`pnpm stack clean` removes it with the stack). Brings the local stack up first.
 // Not a test: nothing here asserts a time.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { managedBuilderName } from '../actions/docker-build/src/run.ts';
-import { docker, nodeImage, nodeServiceContext, pruneBuilder, tempDir } from '../actions/docker-build/test/support/fixtures.ts';
-import { up, withStackEnv } from '../test/stack/lib/stack.ts';
+import { up, withStackEnv } from '../test/stack/index.ts';
+import { docker, nodeImage, nodeServiceContext, pruneBuilder, tempDir } from '../test/support/build-contexts.ts';
 import { runGitHubAction } from '../test/support/run-action.ts';
 import { median, span } from './lib/stats.ts';
 
@@ -18,7 +18,7 @@ await up();
 Object.assign(process.env, withStackEnv());
 
 const work = tempDir('bench');
-const builder = { name: managedBuilderName(process.env.DOCKER_HOST) };
+const builder = { name: 'shipline-bench-build' };
 const ctx = nodeServiceContext();
 const image = `${process.env.SHIPLINE_REGISTRY ?? '127.0.0.1:5000'}/shipline-bench/orders`;
 const env = { DOCKER_HOST: process.env.DOCKER_HOST, RUNNER_TEMP: work, GITHUB_SHA: 'b'.repeat(40), GITHUB_REF: 'refs/heads/main' };
@@ -29,6 +29,7 @@ const inputs = {
   'build-args': `BASE_IMAGE=${nodeImage()}`,
   cache: 'local',
   'cache-dir': join(work, 'cache'),
+  builder: builder.name,
 };
 
 async function build(label: string): Promise<{ seconds: number; hit: string; steps: string }> {

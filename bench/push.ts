@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { up, withStackEnv } from '../test/stack/lib/stack.ts';
+import { up, withStackEnv } from '../test/stack/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
 await up();
@@ -27,10 +27,10 @@ env.REAL_DIRS = process.env.REAL_DIRS ?? dirs.join(':');
 const registry = env.SHIPLINE_REGISTRY as string;
 let failed = false;
 for (const [script, args] of [
-  ['bench-push.ts', [registry, registry]],
-  ['bench-docker.ts', [registry, 'gzip:1']],
+  ['push-layout.ts', [registry, registry]],
+  ['push-docker.ts', [registry, 'gzip:1']],
 ] as const) {
-  const r = spawnSync(process.execPath, [join(root, 'packages', 'oci', 'src', 'testing', script), ...args], { env, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(root, 'bench', 'lib', script), ...args], { env, stdio: 'inherit' });
   if (r.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

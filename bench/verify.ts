@@ -10,8 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { run } from '../test/stack/lib/proc.ts';
-import { up, withStackEnv } from '../test/stack/lib/stack.ts';
+import { run, up, withStackEnv } from '../test/stack/index.ts';
 import { parseOutputFile } from '../test/support/run-action.ts';
 import { CRASH, deployment, kubectlRolloutStatus, type Obj, pinnedNodeImage, serving, yaml } from '../test/support/workloads.ts';
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { up, withStackEnv } from '../test/stack/lib/stack.ts';
+import { up, withStackEnv } from '../test/stack/index.ts';
 import { parseOutputFile } from '../test/support/run-action.ts';
 
 const root = resolve(import.meta.dirname, '..');

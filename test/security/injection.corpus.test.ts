@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeOciLayout } from '../../packages/oci/src/testing/layout-fixture.ts';
+import { makeOciLayout } from '../support/oci/layout.ts';
 import { type Run, runGitHubAction } from '../support/run-action.ts';
 import { errorCommands, injectedCommands } from '../support/runner-commands.ts';
 import { fakeApiServer, fakeRegistry, kubeconfigFor, type Listening, listen } from './support.ts';

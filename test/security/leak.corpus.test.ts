@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeOciLayout } from '../../packages/oci/src/testing/layout-fixture.ts';
+import { makeOciLayout } from '../support/oci/layout.ts';
 import { type Run, repoRoot, runGitHubAction } from '../support/run-action.ts';
 import { parseRunnerCommands } from '../support/runner-commands.ts';
 import { closedPort } from '../support/servers.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { secrets } from '../../packages/kit/src/mask.ts';
 import { createNodeTransport, ociLayoutSource, pushImage, RegistryError } from '../../packages/oci/src/index.ts';
-import { makeOciLayout } from '../../packages/oci/src/testing/layout-fixture.ts';
+import { makeOciLayout } from '../support/oci/layout.ts';
 import { injectedCommands } from '../support/runner-commands.ts';
 import { fakeRegistry, findLeaks, type Listening, listen, recordingProxy, uploadSink } from './support.ts';
 

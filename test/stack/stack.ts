@@ -1,5 +1,5 @@
 // `pnpm stack up|down|status|env|clean`: the local stack (see README.md in this folder).
-import { clean, down, PATH_ADDITIONS, stackEnv, status, up } from './lib/stack.ts';
+import { clean, down, PATH_ADDITIONS, stackEnv, status, up } from './index.ts';
 
 const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 

@@ -28,7 +28,6 @@ export const dockerBuild: ActionDefinition<typeof schema, BuildResult> = {
       buildx: new Buildx(docker),
       log: ctx.log,
       mask: ctx.mask,
-      notice: (m) => ctx.log.notice(m),
       env: { ...process.env },
       eventPayload: eventPayload(process.env.GITHUB_EVENT_PATH),
       now: () => new Date(),

@@ -1,6 +1,8 @@
 // Argument arrays for docker buildx, and parsing of what buildx prints about builders.
 import { describe, expect, it } from 'vitest';
-import { type BuildOptions, buildArgs, createArgs, needsContainerDriver, normalizePlatform, parseInspect, unsupportedPlatforms } from './buildx.ts';
+import { type BuildOptions, Buildx, needsContainerDriver, normalizePlatform, unsupportedPlatforms } from './buildx.ts';
+
+const { buildArgs, createArgs, parseInspect } = Buildx;
 
 const base: BuildOptions = {
   context: 'app',
@@ -120,7 +122,7 @@ describe('buildArgs', () => {
   });
 
   it('creates a docker-container builder on the host network from the given image', () => {
-    expect(createArgs('shipline', 'moby/buildkit:buildx-stable-1')).toEqual([
+    expect(createArgs({ name: 'shipline', image: 'moby/buildkit:buildx-stable-1' })).toEqual([
       'buildx',
       'create',
       '--name',
@@ -209,5 +211,24 @@ Platforms: linux/amd64, linux/386
     expect(needsContainerDriver({ ...none, ociLayout: true })).toBe('an OCI layout output');
     expect(needsContainerDriver({ ...none, multiPlatform: true })).toBe('several platforms');
     expect(needsContainerDriver({ ...none, annotations: true })).toBe('annotations');
+  });
+});
+
+// The v0.38.2 and "no builder" lines are captured from this machine's docker CLI (buildx built from
+// its Go module); the second version line has the shape of a distribution build (no leading v).
+describe('buildx version and inspect', () => {
+  it('reads the version of a Go-built plugin and of a Debian-packaged one', () => {
+    expect(Buildx.parseVersion('github.com/docker/buildx v0.38.2 pinned\n')).toBe('v0.38.2');
+    expect(Buildx.parseVersion('github.com/docker/buildx 0.13.1+ds1-3 0.13.1+ds1-3\n')).toBe('0.13.1+ds1-3');
+  });
+
+  it('tells an unknown builder from another failure of inspect', () => {
+    expect(Buildx.isUnknownBuilder('ERROR: no builder "nonexistent-shape-xyz" found\n')).toBe(true);
+    expect(Buildx.isUnknownBuilder('ERROR: Cannot connect to the Docker daemon at unix:///run/docker.sock. Is the docker daemon running?\n')).toBe(false);
+  });
+
+  it('asks for the current builder without a name, and boots a named one on request', () => {
+    expect(Buildx.inspectArgs()).toEqual(['buildx', 'inspect']);
+    expect(Buildx.inspectArgs({ name: 'shipline', bootstrap: true })).toEqual(['buildx', 'inspect', '--bootstrap', 'shipline']);
   });
 });

@@ -83,6 +83,14 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Keeps notices apart, so a test can tell a notice from an info line. */
+class NoticeHost extends MemoryHost {
+  readonly notices: string[] = [];
+  override notice(message: string): void {
+    this.notices.push(message);
+  }
+}
+
 function harness(
   raw: Record<string, string>,
   opts: { env?: Record<string, string>; cache?: ActionsCache; builders?: string[]; cachedSteps?: boolean; records?: boolean } = {},
@@ -95,15 +103,14 @@ function harness(
     cachedSteps: opts.cachedSteps ?? false,
     records: opts.records ?? false,
   };
-  const host = new MemoryHost();
-  const notices: string[] = [];
+  const host = new NoticeHost();
+  const notices = host.notices;
   const inputs = parseInputs(schema, (n) => ({ context: ctxDir, ...raw })[n]);
   validate(inputs);
   const deps: Deps = {
     buildx: new Buildx(fakeDocker(f)),
     log: host,
     mask: (s) => host.mask(s),
-    notice: (m) => notices.push(m),
     env: { GITHUB_ACTIONS: 'true', GITHUB_SHA: 'a'.repeat(40), GITHUB_REF: 'refs/heads/main', ...opts.env },
     eventPayload: { repository: { default_branch: 'main' } },
     now: () => new Date('2026-11-29T00:00:00Z'),

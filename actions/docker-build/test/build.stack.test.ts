@@ -9,9 +9,9 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFil
 import { join } from 'node:path';
 import { readOciLayout } from '@shipline/oci';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker, nodeImage, nodeServiceContext, pruneBuilder, scratchContext, tempDir } from '../../../test/support/build-contexts.ts';
 import { type Run, runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
-import { managedBuilderName } from '../src/run.ts';
-import { docker, nodeImage, nodeServiceContext, pruneBuilder, scratchContext, tempDir } from './support/fixtures.ts';
+import { managedBuilderName } from '../src/builder.ts';
 
 const REGISTRY = process.env.SHIPLINE_REGISTRY ?? '127.0.0.1:5000';
 const run = randomBytes(3).toString('hex');

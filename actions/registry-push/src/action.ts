@@ -1,14 +1,17 @@
-import { type ActionDefinition, Summary } from '@shipline/kit';
-import { type Inputs, schema, validate } from './inputs.ts';
-import { type PushReport, run } from './run.ts';
+import { type ActionDefinition, type RunContext, Summary, UserError } from '@shipline/kit';
+import { urlSecrets } from '@shipline/kit/redact-url';
+import { CaFileError, createCredentialSource, dockerImageSource, OciError, ociLayoutSource, pushImage, RegistryTlsError } from '@shipline/oci';
+import { credentialRegistry, type Inputs, schema, validate } from './inputs.ts';
+import { type PushReport, type Registry, run } from './run.ts';
 
 const MB = 1024 * 1024;
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
 
 export const registryPush: ActionDefinition<typeof schema, PushReport> = {
   name: 'registry-push',
   schema,
   validate,
-  run: (inputs: Inputs, ctx) => run(inputs, { log: ctx.log, mask: ctx.mask, dockerHost: process.env.DOCKER_HOST, env: process.env }),
+  run: (inputs, ctx) => runWithRegistry(inputs, ctx),
   outputs: (r) => ({
     digest: r.digest,
     refs: JSON.stringify(r.refs),
@@ -33,3 +36,70 @@ export const registryPush: ActionDefinition<typeof schema, PushReport> = {
     return s.paragraph(`${(r.pushedBytes / MB).toFixed(1)} MB uploaded, ${r.reusedBlobs} blob(s) reused, in ${(r.durationMs / 1000).toFixed(2)} s.`);
   },
 };
+
+/**
+ * An OciError is the user's to fix (bad credentials, unknown image, unreachable registry): one
+ * line with its hint, blamed on the input that caused it where one did.
+ */
+export function asUserError(e: unknown, input?: string): unknown {
+  // The library names no inputs: which one holds the CA, or lists insecure registries, is ours to say.
+  if (e instanceof CaFileError)
+    return new UserError(e.message, { input: 'ca-file', hint: "point ca-file at a readable PEM file with the registry's CA certificate", cause: e });
+  if (e instanceof RegistryTlsError)
+    return new UserError(e.message, {
+      hint: `pass the registry's CA with ca-file, or list ${e.registry} in insecure-registries if it speaks plain HTTP`,
+      cause: e,
+    });
+  if (e instanceof OciError && !(e instanceof UserError))
+    return new UserError(e.message, { ...(input ? { input } : {}), ...(e.hint ? { hint: e.hint } : {}), cause: e });
+  return e;
+}
+
+/** The real registry client, bound to this job's credentials, CA, insecure list, proxies and timeout. */
+function realRegistry(inputs: Inputs, ctx: RunContext, env: NodeJS.ProcessEnv): Registry {
+  const registry = credentialRegistry(inputs);
+  const credentials = createCredentialSource({
+    ...(registry && inputs.username && inputs.password ? { explicit: { [registry]: { username: inputs.username, password: inputs.password } } } : {}),
+    ...(inputs['docker-config'] ? { dockerConfigPath: inputs['docker-config'] } : {}),
+    env,
+  });
+  return {
+    open: async (spec, log) => {
+      try {
+        if (spec.kind === 'oci-layout') return await ociLayoutSource(spec.path, spec.ref ? { ref: spec.ref } : {});
+        return await dockerImageSource({
+          image: spec.image,
+          ...(spec.dockerHost ? { dockerHost: spec.dockerHost } : {}),
+          compression: spec.compression,
+          manifestFormat: spec.manifestFormat,
+          read: spec.read,
+          log: (line) => log.info(line),
+          warn: (line) => log.warning(line),
+        });
+      } catch (e) {
+        throw asUserError(e, spec.kind === 'oci-layout' ? 'oci-layout' : 'image');
+      }
+    },
+    push: async (request) => {
+      try {
+        return await pushImage({
+          ...request,
+          insecure: inputs['insecure-registries'],
+          ...(inputs['ca-file'] ? { caFile: inputs['ca-file'] } : {}),
+          credentials,
+          onSecret: (s) => ctx.mask(s),
+          timeoutMs: inputs.timeout,
+          proxyEnv: env,
+        });
+      } catch (e) {
+        throw asUserError(e);
+      }
+    },
+  };
+}
+
+async function runWithRegistry(inputs: Inputs, ctx: RunContext): Promise<PushReport> {
+  // A proxy URL's userinfo is a credential too (it goes to the proxy as Proxy-Authorization).
+  for (const name of PROXY_VARIABLES) for (const s of urlSecrets(process.env[name] ?? '')) ctx.mask(s);
+  return run(inputs, { registry: realRegistry(inputs, ctx, process.env), log: ctx.log, mask: ctx.mask, dockerHost: process.env.DOCKER_HOST });
+}

@@ -1,27 +1,36 @@
-import { type Log, UserError } from '@shipline/kit';
-import { urlSecrets } from '@shipline/kit/redact-url';
-import {
-  type BlobProgress,
-  type CredentialSource,
-  createCredentialSource,
-  dockerImageSource,
-  type ImageSource,
-  OciError,
-  ociLayoutSource,
-  type PushResult,
-  pushImage,
-} from '@shipline/oci';
-import { credentialRegistry, type Inputs } from './inputs.ts';
+import type { Log } from '@shipline/kit';
+import type { BlobProgress, Compression, ImageSource, PushResult } from '@shipline/oci';
+import type { Inputs } from './inputs.ts';
+
+/** The image to push, as the inputs name it. */
+export type SourceSpec =
+  | { kind: 'oci-layout'; path: string; ref: string | undefined }
+  | { kind: 'docker'; image: string; dockerHost: string | undefined; compression: Compression; manifestFormat: 'oci' | 'docker'; read: 'auto' | 'export' };
+
+/** One push of an opened image; credentials, TLS, proxies and timeouts are the client's own. */
+export interface PushRequest {
+  source: ImageSource;
+  destinations: string[];
+  concurrency: number;
+  onProgress(p: BlobProgress): void;
+  log(line: string): void;
+}
+
+/** What run() needs from @shipline/oci, bound to this job's credentials and network settings. */
+export interface Registry {
+  /** Opens the layout or the docker-store image; lines are the reader's notes and warnings. */
+  open(spec: SourceSpec, log: { info(line: string): void; warning(line: string): void }): Promise<ImageSource>;
+  push(request: PushRequest): Promise<PushResult>;
+}
 
 export interface Deps {
+  registry: Registry;
   log: Log;
   mask(secret: string): void;
   /** DOCKER_HOST of the environment, used when the `docker-host` input is empty. */
   dockerHost: string | undefined;
-  /** For docker's config.json lookup (DOCKER_CONFIG, HOME). */
-  env: Record<string, string | undefined>;
-  /** Replaces the credential lookup (tests). */
-  credentials?: CredentialSource;
+  /** How often a long push says it is still moving (default 5 s). */
+  heartbeatMs?: number;
 }
 
 export type LayerState = 'uploaded' | 'exists' | 'mounted';
@@ -33,90 +42,72 @@ export interface PushReport extends PushResult {
 }
 
 const MB = 1024 * 1024;
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
 const fmtBytes = (n: number) => (n >= MB ? `${(n / MB).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);
 
-/** OciError is the user's to fix (bad credentials, unknown image, unreachable registry): one line, with its hint. */
-function asUserError(e: unknown, input?: string): unknown {
-  if (e instanceof OciError && !(e instanceof UserError))
-    return new UserError(e.message, { ...(input ? { input } : {}), ...(e.hint ? { hint: e.hint } : {}), cause: e });
-  return e;
+/** The source the inputs describe; validate() has made sure exactly one of them is set. */
+export function sourceSpec(i: Inputs, dockerHost: string | undefined): SourceSpec {
+  if (i['oci-layout'] !== undefined) return { kind: 'oci-layout', path: i['oci-layout'], ref: i['oci-layout-ref'] };
+  return {
+    kind: 'docker',
+    image: i.image as string,
+    dockerHost: i['docker-host'] ?? dockerHost,
+    compression: i.compression,
+    manifestFormat: i['manifest-format'],
+    read: i['docker-read'],
+  };
 }
 
-async function openSource(i: Inputs, deps: Deps): Promise<ImageSource> {
-  try {
-    if (i['oci-layout'] !== undefined) {
-      return await ociLayoutSource(i['oci-layout'], i['oci-layout-ref'] ? { ref: i['oci-layout-ref'] } : {});
-    }
-    const dockerHost = i['docker-host'] ?? deps.dockerHost;
-    return await dockerImageSource({
-      image: i.image as string,
-      ...(dockerHost ? { dockerHost } : {}),
-      compression: i.compression,
-      manifestFormat: i['manifest-format'],
-      read: i['docker-read'],
-      log: (line) => deps.log.info(line),
-      warn: (line) => deps.log.warning(line),
-    });
-  } catch (e) {
-    throw asUserError(e, i['oci-layout'] !== undefined ? 'oci-layout' : 'image');
+/** Per blob and destination, what happened to it; logs each blob's outcome once. */
+class LayerLedger {
+  readonly layers = new Map<string, PushReport['layers'][number]>();
+  private readonly log: Log;
+
+  constructor(log: Log) {
+    this.log = log;
   }
-}
 
-export async function run(i: Inputs, deps: Deps): Promise<PushReport> {
-  const registry = credentialRegistry(i);
-  if (i.password) deps.mask(i.password);
-  // A proxy URL's userinfo is a credential too (it goes to the proxy as Proxy-Authorization).
-  for (const name of PROXY_VARIABLES) for (const s of urlSecrets(deps.env[name] ?? '')) deps.mask(s);
-  const credentials =
-    deps.credentials ??
-    createCredentialSource({
-      ...(registry && i.username && i.password ? { explicit: { [registry]: { username: i.username, password: i.password } } } : {}),
-      ...(i['docker-config'] ? { dockerConfigPath: i['docker-config'] } : {}),
-      env: deps.env,
-    });
-
-  const source = await openSource(i, deps);
-  const layers = new Map<string, PushReport['layers'][number]>();
-  let sent = 0;
-  const onProgress = (p: BlobProgress) => {
-    let l = layers.get(p.digest);
+  record(p: BlobProgress): void {
+    let l = this.layers.get(p.digest);
     if (!l) {
       l = { digest: p.digest, size: p.size, mediaType: p.mediaType, states: {} };
-      layers.set(p.digest, l);
+      this.layers.set(p.digest, l);
     }
     if (p.state === 'uploaded' || p.state === 'exists' || p.state === 'mounted') {
       l.states[p.destination] = p.state;
       const what = p.state === 'uploaded' ? `uploaded ${fmtBytes(p.size)}` : p.state === 'exists' ? 'already there' : 'mounted from another repository';
-      deps.log.info(`${p.destination}: ${p.digest.slice(0, 19)} ${what}`);
+      this.log.info(`${p.destination}: ${p.digest.slice(0, 19)} ${what}`);
     }
-  };
+  }
+
+  bytesSeen(): number {
+    return [...this.layers.values()].reduce((n, l) => n + l.size, 0);
+  }
+}
+
+export async function run(i: Inputs, deps: Deps): Promise<PushReport> {
+  const { log } = deps;
+  if (i.password) deps.mask(i.password);
+  const source = await deps.registry.open(sourceSpec(i, deps.dockerHost), { info: (l) => log.info(l), warning: (l) => log.warning(l) });
+  const ledger = new LayerLedger(log);
   // A heartbeat while big layers stream, so a slow push shows it is moving.
+  let reported = 0;
   const heartbeat = setInterval(() => {
-    const bytes = [...layers.values()].reduce((n, l) => n + l.size, 0);
-    if (sent !== bytes) deps.log.info(`… ${layers.size} blob(s) seen, ${fmtBytes(bytes)} in flight or done`);
-    sent = bytes;
-  }, 5000);
+    const bytes = ledger.bytesSeen();
+    if (reported !== bytes) log.info(`… ${ledger.layers.size} blob(s) seen, ${fmtBytes(bytes)} in flight or done`);
+    reported = bytes;
+  }, deps.heartbeatMs ?? 5000);
   heartbeat.unref();
   try {
-    const result = await deps.log.group(`Push ${source.description} to ${i.destinations.length} destination(s)`, () =>
-      pushImage({
+    const result = await log.group(`Push ${source.description} to ${i.destinations.length} destination(s)`, () =>
+      deps.registry.push({
         source,
         destinations: i.destinations,
         concurrency: i.concurrency,
-        insecure: i['insecure-registries'],
-        ...(i['ca-file'] ? { caFile: i['ca-file'] } : {}),
-        credentials,
-        onSecret: (s) => deps.mask(s),
-        onProgress,
-        log: (line) => deps.log.info(line),
-        timeoutMs: i.timeout,
-        proxyEnv: deps.env,
+        onProgress: (p) => ledger.record(p),
+        log: (line) => log.info(line),
       }),
     );
-    return { ...result, source: source.description, layers: [...layers.values()] };
-  } catch (e) {
-    throw asUserError(e);
+    return { ...result, source: source.description, layers: [...ledger.layers.values()] };
   } finally {
     clearInterval(heartbeat);
     await source.close?.();

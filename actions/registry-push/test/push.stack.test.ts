@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeOciLayout } from '../../../packages/oci/src/testing/layout-fixture.ts';
-import { skopeoConfig, skopeoInspect, skopeoRaw } from '../../../packages/oci/src/testing/skopeo.ts';
-import { stack } from '../../../packages/oci/src/testing/stack-env.ts';
+import { makeOciLayout } from '../../../test/support/oci/layout.ts';
+import { skopeoConfig, skopeoInspect, skopeoRaw } from '../../../test/support/oci/skopeo.ts';
+import { stack } from '../../../test/support/oci/stack-env.ts';
 import { runCli, runGitHubAction, stackLines } from '../../../test/support/run-action.ts';
 import { closedPort } from '../../../test/support/servers.ts';
 

@@ -9,8 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connectionOf, openKubeconfig } from '@shipline/kube';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as exec } from '../../../test/stack/lib/proc.ts';
-import { need, sh, tempDir, uniq } from '../../../test/stack/test-helpers.ts';
+import { run as exec, need, sh, tempDir, uniq } from '../../../test/stack/index.ts';
 import { runGitHubAction } from '../../../test/support/run-action.ts';
 import { CRASH, deployment, kubectlRolloutStatus, pinnedNodeImage, serving, yaml } from '../../../test/support/workloads.ts';
 

@@ -6,8 +6,7 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as exec } from '../../../test/stack/lib/proc.ts';
-import { need, sh, tempDir, uniq } from '../../../test/stack/test-helpers.ts';
+import { run as exec, need, sh, tempDir, uniq } from '../../../test/stack/index.ts';
 import { type Run, runGitHubAction } from '../../../test/support/run-action.ts';
 import {
   CRASH,

@@ -56,14 +56,30 @@ export function registryPassword(): string {
   return readFileSync(CFG.registryPassword, 'utf8').trim();
 }
 
+/** Every service's configuration, one component at a time (see each writer). */
 export async function writeConfigs(pki: Pki): Promise<void> {
+  writeKubeconfigs(pki);
+  writeSchedulerConfig();
+  writeKubeletConfig(pki);
+  writeKubeProxyConfig();
+  writeContainerdConfig(pki);
+  writeCniConfig();
+  await writeRegistryConfigs(pki);
+  writePrometheusConfig();
+}
+
+/** One kubeconfig per client of the API server, each with its own client certificate (0600). */
+function writeKubeconfigs(pki: Pki): void {
   const server = `https://127.0.0.1:${PORTS.apiserver}`;
   writeIfChanged(CFG.adminKubeconfig, kubeconfig(server, pki.ca.cert, pki.admin, 'shipline-admin'), 0o600);
   writeIfChanged(CFG.cmKubeconfig, kubeconfig(server, pki.ca.cert, pki.controllerManager, 'controller-manager'), 0o600);
   writeIfChanged(CFG.schedulerKubeconfig, kubeconfig(server, pki.ca.cert, pki.scheduler, 'scheduler'), 0o600);
   writeIfChanged(CFG.kubeletKubeconfig, kubeconfig(server, pki.ca.cert, pki.kubelet, 'kubelet'), 0o600);
   writeIfChanged(CFG.proxyKubeconfig, kubeconfig(server, pki.ca.cert, pki.kubeProxy, 'kube-proxy'), 0o600);
+}
 
+/** kube-scheduler: one node, no leader election. */
+function writeSchedulerConfig(): void {
   writeIfChanged(
     CFG.schedulerConfig,
     `apiVersion: kubescheduler.config.k8s.io/v1
@@ -74,7 +90,10 @@ leaderElection:
   leaderElect: false
 `,
   );
+}
 
+/** The kubelet and the resolv.conf its pods get. */
+function writeKubeletConfig(pki: Pki): void {
   // Pods get a resolver that points at their own loopback: there is no cluster DNS and pods must
   // not send traffic off this machine.
   writeIfChanged(CFG.resolvConf, 'nameserver 127.0.0.1\noptions ndots:1\n');
@@ -117,7 +136,10 @@ rotateCertificates: false
 serverTLSBootstrap: false
 `,
   );
+}
 
+/** kube-proxy in iptables mode; conntrack left as the VM has it. */
+function writeKubeProxyConfig(): void {
   writeIfChanged(
     CFG.proxyConfig,
     `apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -136,7 +158,10 @@ conntrack:
   tcpCloseWaitTimeout: 0s
 `,
   );
+}
 
+/** containerd for the kubelet, with the hosts.toml of both local registries. */
+function writeContainerdConfig(pki: Pki): void {
   // containerd for the kubelet: local registries only, a locally built pause image.
   writeIfChanged(
     join(CFG.certsD, REGISTRY_A, 'hosts.toml'),
@@ -213,7 +238,10 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
   stream_server_port = "0"
 `,
   );
+}
 
+/** The pods' network: a bridge on this machine only. */
+function writeCniConfig(): void {
   writeIfChanged(
     join(CFG.cniDir, '10-shipline.conflist'),
     `${JSON.stringify(
@@ -243,7 +271,10 @@ state = "${join(SOCK_DIR, 'containerd-state')}"
       2,
     )}\n`,
   );
+}
 
+/** Registry A (plain HTTP) and B (TLS, htpasswd with a bcrypt entry for the generated password). */
+async function writeRegistryConfigs(pki: Pki): Promise<void> {
   const regCommon = (name: string) => `version: 0.1
 log:
   level: info
@@ -289,7 +320,10 @@ auth:
     const r = await run('htpasswd', ['-nbB', REGISTRY_USER, password]);
     writeFileSync(CFG.htpasswd, `${r.stdout.trim()}\n`, { mode: 0o600 });
   }
+}
 
+/** Prometheus: itself, and file_sd targets dropped into .stack/config/prometheus-targets/. */
+function writePrometheusConfig(): void {
   mkdirSync(join(CONFIG, 'prometheus-targets'), { recursive: true });
   writeIfChanged(
     CFG.prometheus,

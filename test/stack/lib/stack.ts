@@ -2,7 +2,6 @@
 // setup both call these).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { managedBuilderName } from '../../../actions/docker-build/src/run.ts';
 import { apiGet, type Component, components, ensureRunning } from './components.ts';
 import { CFG, registryPassword, writeConfigs } from './config.ts';
 import { ensureImages } from './images.ts';
@@ -148,13 +147,10 @@ function isShimOf(pid: string, socket: string): boolean {
 
 /** `down`, then unmount what the kubelet and containerd left and remove .stack (not the Go caches or dockerd's images). */
 export async function clean(log: Log = defaultLog): Promise<void> {
-  // dockerd's data root is the machine's (/var/lib/docker): the buildx builder docker-build made
-  // for this stack's socket would otherwise outlive the stack there, and restart with every dockerd.
-  if (alivePid('dockerd') !== undefined) {
-    const builder = managedBuilderName(`unix://${DOCKER_SOCK}`);
-    const r = await run('docker', ['buildx', 'rm', '--force', builder], { allowFail: true, env: withStackEnv() });
-    if (r.code === 0) log(`removed buildx builder ${builder}`);
-  }
+  // dockerd's data root is the machine's (/var/lib/docker): the buildx builders made on this stack's
+  // dockerd (docker-build's managed one, the benches' and tests') would otherwise outlive the stack
+  // there, and restart with every dockerd.
+  if (alivePid('dockerd') !== undefined) await removeBuilders(log);
   await down(log);
   await unmountStackMounts(log);
   // Never recurse into a live mount: a pod's hostPath volume would take host files with it.
@@ -165,6 +161,34 @@ export async function clean(log: Log = defaultLog): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   log('removed the stack state');
+}
+
+/**
+ * A docker-container builder is a container `buildx_buildkit_<builder><node index>` on the daemon
+ * it was made for. Asking this dockerd for those containers finds exactly the builders that live
+ * on it, whatever named them; `buildx rm` also forgets them in ~/.docker/buildx, and a container
+ * whose builder buildx no longer knows goes with its state volume.
+ */
+async function removeBuilders(log: Log): Promise<void> {
+  const env = withStackEnv();
+  const ps = await run('docker', ['ps', '--all', '--filter', 'name=^buildx_buildkit_', '--format', '{{.Names}}'], { allowFail: true, env });
+  for (const { container, builder } of builderNodes(ps.stdout)) {
+    if ((await run('docker', ['buildx', 'rm', '--force', builder], { allowFail: true, env })).code === 0) log(`removed buildx builder ${builder}`);
+    else if ((await run('docker', ['rm', '--force', '--volumes', container], { allowFail: true, env })).code === 0)
+      log(`removed builder container ${container}`);
+  }
+}
+
+/**
+ * `docker ps --format '{{.Names}}'` lines of buildkit containers → their builders: the node name is
+ * the builder's name and one digit (its first node is `0`; builders made here have one node).
+ */
+function builderNodes(names: string): { container: string; builder: string }[] {
+  return names
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('buildx_buildkit_'))
+    .map((container) => ({ container, builder: container.slice('buildx_buildkit_'.length).replace(/\d$/, '') }));
 }
 
 /** Mount points under the stack's own folders (deepest first). */

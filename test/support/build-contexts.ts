@@ -1,4 +1,4 @@
-// Build contexts for tests and the build benchmark, made in a temp dir: a FROM-scratch context and
+// Build contexts for docker-build's tests, the build benchmark and whatever else builds an image, made in a temp dir: a FROM-scratch context and
 // a Node service whose dependencies are real packages from this repository's node_modules, packed
 // as tarballs (no package registry is reachable from a build here).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
-export const repoRoot = resolve(import.meta.dirname, '..', '..', '..', '..');
-const fixtureDir = resolve(import.meta.dirname, '..', 'fixtures', 'node-service');
+export const repoRoot = resolve(import.meta.dirname, '..', '..');
+const fixtureDir = resolve(import.meta.dirname, 'fixtures', 'node-service');
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `shipline-db-${prefix}-`));
