@@ -1,0 +1,1 @@
+export const id=146;export const ids=[146];export const modules={12146:(o,r,e)=>{e.r(r),e.d(r,{KubeError:()=>n.a3,KubeconfigError:()=>n.C2,connectionOf:()=>c.ao,openKubeconfig:()=>c.E4,secretsOf:()=>c.Fj});var n=e(76911),c=e(68271)}};
