@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import { untrusted } from '@shipline/kit';
 import { redactUrl } from '@shipline/kit/redact-url';
+import { NETWORK_ERROR_WORDS } from '@shipline/kit/retry';
 
 // Loaded on first request: node:https (TLS, crypto) costs more start-up than the rest of the action,
 // and input validation must stay fast.
@@ -168,13 +169,7 @@ async function once(req: HttpRequest, timeoutMs: number): Promise<Once> {
 }
 
 const REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EPIPE: 'connection closed while sending',
+  ...NETWORK_ERROR_WORDS,
   DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: self-signed certificate (set ca-file to its CA)',
   SELF_SIGNED_CERT_IN_CHAIN: 'TLS: self-signed certificate in chain (set ca-file to its CA)',
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: certificate not signed by a trusted CA (set ca-file)',
@@ -186,6 +181,8 @@ const REASONS: Record<string, string> = {
 function describe(e: unknown): RequestFailed {
   const err = e as NodeJS.ErrnoException;
   const code = err?.code;
+  // The system's own timeout message names the address; keep it.
+  if (code === 'ETIMEDOUT' && err.message) return new RequestFailed(err.message.includes(code) ? err.message : `${err.message} (${code})`, code);
   if (code && REASONS[code]) return new RequestFailed(`${REASONS[code]} (${code})`, code);
   if (err?.message === 'socket hang up') return new RequestFailed('connection closed before a response (socket hang up)', code);
   return new RequestFailed(code ? `${err.message} (${code})` : String(err?.message ?? e), code);

@@ -70,6 +70,21 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+/**
+ * Plain words for connection-level errno codes, shared by every client's final error. TLS codes
+ * are left to each client: the fix differs (a kubeconfig CA, a `ca-file` input).
+ */
+export const NETWORK_ERROR_WORDS: Readonly<Record<string, string>> = Object.freeze({
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed while sending',
+  ETIMEDOUT: 'timed out',
+});
+
 /** The errno-style code of an error or of the error it wraps (fetch-like clients wrap it in `cause`). */
 export function errorCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {

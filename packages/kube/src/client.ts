@@ -4,7 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import { isRetryableError, isRetryableStatus, type RetryOptions, RetrySchedule } from '@shipline/kit/retry';
+import { isRetryableError, isRetryableStatus, NETWORK_ERROR_WORDS, type RetryOptions, RetrySchedule } from '@shipline/kit/retry';
 import { untrusted } from '@shipline/kit/untrusted';
 import { ApiError, UnreachableError } from './errors.ts';
 import type { Connection } from './kubeconfig.ts';
@@ -430,13 +430,7 @@ function apiError(status: number, text: string, method: string, path: string): A
 }
 
 const NET_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'timed out',
+  ...NETWORK_ERROR_WORDS,
   DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: self-signed certificate (the kubeconfig lacks the cluster CA)',
   SELF_SIGNED_CERT_IN_CHAIN: 'TLS: self-signed certificate in chain (the kubeconfig lacks the cluster CA)',
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: certificate not signed by the kubeconfig CA',
