@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { exec } from '@shipline/kit/exec';
 import { OciError } from './errors.ts';
 import { DOCKER_HUB } from './reference.ts';
 
@@ -20,21 +20,16 @@ export interface DockerConfig {
 /** Runs `docker-credential-<helper> get` with the server URL on stdin; injectable for callers. */
 export type HelperRunner = (program: string, args: string[], stdin: string) => Promise<{ stdout: string; stderr: string; code: number }>;
 
-export const runHelper: HelperRunner = (program, args, stdin) =>
-  new Promise((resolve, reject) => {
-    // Argument array, no shell: the helper name comes from a file the user controls.
-    const child = execFile(program, args, { timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      if (err && (err as { code?: unknown }).code === 'ENOENT') {
-        reject(
-          new OciError(`credential helper ${program} is not installed`, `install ${program} or remove it from docker's config.json (credsStore/credHelpers)`),
-        );
-        return;
-      }
-      resolve({ stdout: String(stdout), stderr: String(stderr), code });
-    });
-    child.stdin?.end(stdin);
-  });
+export const runHelper: HelperRunner = async (program, args, stdin) => {
+  // Through the suite's one exec: argument array, no shell (the helper name comes from a file the
+  // user controls), nothing echoed (the answer holds the secret), killed after 30 s.
+  const r = await exec(program, args, { input: stdin, timeoutMs: 30_000, maxOutput: 1024 * 1024 });
+  if (r.notFound) {
+    throw new OciError(`credential helper ${program} is not installed`, `install ${program} or remove it from docker's config.json (credsStore/credHelpers)`);
+  }
+  if (r.timedOut) throw new OciError(`credential helper ${program} did not answer within 30 s`, 'check that it can reach its store without a prompt');
+  return { stdout: r.stdout, stderr: r.stderr, code: r.code };
+};
 
 export function defaultDockerConfigPath(env: Record<string, string | undefined> = process.env): string {
   const dir = env.DOCKER_CONFIG ?? path.join(env.HOME ?? homedir(), '.docker');
