@@ -17,6 +17,7 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/*.test.ts',
             'test/security/*.test.ts',
+            'examples/*/test/**/*.test.{ts,js}',
           ],
           exclude: ['**/*.stack.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
