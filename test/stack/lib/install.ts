@@ -18,6 +18,9 @@ export const APT_PACKAGES = [
   'iptables',
   'conntrack',
   'runc',
+  // the runner image's shell and tools (GitLab and Jenkins run job scripts through sh)
+  'busybox-static',
+  'ca-certificates',
   // to build runc (cgo + seccomp)
   'gcc',
   'libc6-dev',
