@@ -46,7 +46,7 @@ function report(verdict: string, facts: [string, string][] = []): void {
   const lines = [
     '',
     '\x1b[1m==> report\x1b[0m',
-    ...facts.map(([k, v]) => `  ${`${k}:`.padEnd(10)} ${v}`),
+    ...facts.map(([k, v]) => `  ${(k ? `${k}:` : '').padEnd(10)} ${v}`),
     '  stages:',
     ...timings.map((t) => `    ${t.stage.padEnd(width)}  ${t.seconds.toFixed(1).padStart(6)} s`),
     `  verdict:   ${verdict}`,
