@@ -1,9 +1,11 @@
 // k8s-deploy's adapter: the only file that reads the environment, builds the real clients (the
 // kubeconfig session and API client, kubectl for kustomizations) and maps the kube package's
 // errors onto this action's inputs and hints. The logic is run.ts; outputs and summary are here.
-import { type ActionDefinition, type RunContext, Summary, UserError, untrusted } from '@shipline/kit';
+import { type ActionDefinition, type Log, type RunContext, Summary, UserError, untrusted } from '@shipline/kit';
+import type { ContextLike, DeploymentsClient } from '@shipline/kit/deployments';
 import { urlSecrets } from '@shipline/kit/redact-url';
 import type { AppliedResource, ApplyRemedy, Provenance } from '@shipline/kube';
+import { openDeployments } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
 import { Kubectl } from './kubectl.ts';
@@ -22,6 +24,7 @@ export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
     pruned: JSON.stringify(r.pruned.map(output)),
     namespace: r.namespace,
     changed: String([...r.resources, ...r.pruned].some((x) => x.action !== 'unchanged')),
+    'deployment-id': r.deploymentId === undefined ? '' : String(r.deploymentId),
   }),
   summary,
   failure: (r) => (r.failure ? failureText(r.failure) : waitFailure(r.wait)),
@@ -102,6 +105,8 @@ function provenanceFromEnv(env: NodeJS.ProcessEnv): Provenance {
  * after the inputs are valid, so bad input fails fast.
  */
 async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<DeployOutcome> {
+  // First, so a run environment that cannot name a deployment fails before any cluster work.
+  const deployments = await deploymentsFor(inputs, ctx.log);
   const kube = await import('@shipline/kube');
   const { run } = await import('./run.ts');
   const env = process.env;
@@ -117,10 +122,20 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<DeployOu
       loadManifests: (sources, vars) => kube.loadManifests(sources, { cwd, vars, kustomize: kubectl && ((dir) => kubectl.kustomize({ dir })) }),
       provenance: provenanceFromEnv(env),
       now: () => performance.now(),
+      deployments,
     });
   } catch (e) {
     throw toUserError(e, inputs, kube);
   }
+}
+
+/** A GitHub deployment is recorded for a real apply to a named environment, with a token. */
+export function deploymentsFor(inputs: Inputs, log: Log, context?: ContextLike): Promise<DeploymentsClient | undefined> {
+  if (inputs.environment === undefined || inputs['dry-run']) {
+    log.debug(`GitHub Deployments: off (${inputs['dry-run'] ? 'dry-run' : 'no `environment`'})`);
+    return Promise.resolve(undefined);
+  }
+  return openDeployments(inputs['github-token'], log, context);
 }
 
 /** The kubeconfig the inputs name (else KUBECONFIG, in-cluster, ~/.kube/config), and its API client. */

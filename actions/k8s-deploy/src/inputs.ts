@@ -1,5 +1,6 @@
 import { type InputsOf, input, splitList, UserError } from '@shipline/kit';
 import { InvalidReferenceError, parseReference } from '@shipline/oci';
+import { environment, environmentUrl, githubToken } from '../../shared/src/deployment-inputs.ts';
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -67,6 +68,9 @@ export const schema = {
   'request-timeout': input.duration({ default: '30s', min: 1000, max: 600_000 }),
   wait: input.boolean({ default: 'false' }),
   timeout: input.duration({ default: '5m', min: 1000, max: 24 * 3_600_000 }),
+  'github-token': githubToken,
+  environment,
+  'environment-url': environmentUrl,
 };
 
 export type Inputs = InputsOf<typeof schema>;
@@ -83,6 +87,12 @@ export function validate(i: Inputs): void {
     throw new UserError('`prune: true` needs a set name', {
       input: 'set',
       hint: 'set `set` (e.g. the service name): objects are labelled with it and prune deletes those this run no longer has',
+    });
+  }
+  if (i['environment-url'] !== undefined && i.environment === undefined) {
+    throw new UserError('`environment-url` is set but no `environment`', {
+      input: 'environment',
+      hint: 'name the GitHub environment the URL belongs to (e.g. `environment: staging`), or drop `environment-url`',
     });
   }
   const seen = new Set<string>();

@@ -2,7 +2,8 @@
 // and (with `wait`) the rollout's verdict. Pure over its Deps: the cluster, the manifest reader and
 // the clock are handed in (action.ts builds the real ones; run.test.ts fakes them). Errors of the
 // kube package pass through as they are; action.ts maps them onto inputs.
-import { type Log, UserError, untrusted } from '@shipline/kit';
+import { type Log, messageOf, UserError, untrusted } from '@shipline/kit';
+import { DeploymentRecorder, type DeploymentsClient } from '@shipline/kit/deployments';
 import { redactUrl } from '@shipline/kit/redact-url';
 import {
   type AppliedResource,
@@ -67,6 +68,8 @@ export interface Deps {
   loadManifests(sources: readonly string[], vars: Readonly<Record<string, string>>): Promise<Manifest[]>;
   provenance: Provenance;
   now(): number;
+  /** GitHub Deployments (`github-token` and `environment` given); undefined: none is recorded. */
+  deployments?: DeploymentsClient | undefined;
 }
 
 /** Objects the API server refused; nothing was applied when `phase` is dry-run. */
@@ -95,6 +98,8 @@ export interface DeployOutcome {
   durationMs: number;
   /** With `wait: true`: the status engine's verdict on the applied objects. */
   wait?: VerifyResult;
+  /** The GitHub deployment recorded for `environment`; undefined when off or it could not be recorded. */
+  deploymentId?: number | undefined;
 }
 
 export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
@@ -123,6 +128,23 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
     const cluster = await session.connect({ concurrency: inputs.concurrency, requestTimeoutMs: inputs['request-timeout'] });
     for (const s of cluster.secrets) deps.mask(s);
     const base = { dryRun: inputs['dry-run'], server: redactUrl(session.server), context: session.context, namespace, images };
+    // Recorded before applying, so the Environments page shows the attempt even when it fails.
+    const github = new DeploymentRecorder(inputs['dry-run'] ? undefined : deps.deployments, deps.log);
+    const deploymentId =
+      inputs.environment === undefined
+        ? undefined
+        : await github.create({
+            environment: inputs.environment,
+            description: `k8s-deploy: ${objects.length} object(s) to ${session.context}/${namespace}`,
+            payload: { namespace, context: session.context, images: images.map((c) => c.to) },
+          });
+    const record = (state: 'in_progress' | 'success' | 'failure', description: string) =>
+      github.status(deploymentId, {
+        state,
+        description,
+        environmentUrl: inputs['environment-url']?.href,
+        autoInactive: state === 'success' ? true : undefined,
+      });
     try {
       const result = await deps.log.group(inputs['dry-run'] ? 'Server-side dry-run (nothing is changed)' : 'Server-side apply', () =>
         cluster.deploy(manifests, {
@@ -137,17 +159,33 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         }),
       );
       logResult(result.resources, result.pruned, result.dryRun, deps.log);
+      await record('in_progress', `applied: ${countsOf(result.resources, result.pruned)}`);
       const wait = inputs.wait && !result.dryRun ? await cluster.wait(result.resources, inputs.timeout, deps.log) : undefined;
-      return { ...base, resources: result.resources, pruned: result.pruned, failure: undefined, wait, durationMs: Math.round(deps.now() - started) };
+      if (wait) await record(wait.status === 'success' ? 'success' : 'failure', waitDescription(wait));
+      return {
+        ...base,
+        resources: result.resources,
+        pruned: result.pruned,
+        failure: undefined,
+        wait,
+        deploymentId,
+        durationMs: Math.round(deps.now() - started),
+      };
     } catch (e) {
-      if (!(e instanceof ApplyError)) throw e;
+      if (!(e instanceof ApplyError)) {
+        await record('failure', `k8s-deploy failed: ${messageOf(e)}`);
+        throw e;
+      }
       deps.log.info(`refused by the API server (${e.phase}):`);
       for (const f of e.failures) deps.log.info(`  ${untrusted(`${f.object}: [${f.reason}] ${f.message}`, { oneLine: true })}`);
+      const first = e.failures[0];
+      await record('failure', `refused by the API server (${e.phase})${first ? `: ${first.object}: ${first.reason}` : ''}`);
       return {
         ...base,
         resources: [],
         pruned: [],
         failure: { message: e.message, hint: e.hint, remedy: e.remedy, phase: e.phase, failures: e.failures, applied: e.applied },
+        deploymentId,
         durationMs: Math.round(deps.now() - started),
       };
     } finally {
@@ -197,11 +235,24 @@ function addPullSecrets(inputs: Inputs, manifests: Manifest[], namespace: string
   deps.log.info(`image pull secret ${secretName} for ${registry} in ${namespaces.join(', ') || '(no workloads)'}`);
 }
 
-function logResult(resources: AppliedResource[], pruned: AppliedResource[], dryRun: boolean, log: Log): void {
+/** `2 configured, 1 unchanged`. */
+function countsOf(resources: AppliedResource[], pruned: AppliedResource[]): string {
   const counts = new Map<string, number>();
   for (const r of [...resources, ...pruned]) counts.set(r.action, (counts.get(r.action) ?? 0) + 1);
+  return [...counts].map(([a, n]) => `${n} ${a}`).join(', ') || 'nothing to do';
+}
+
+/** The `wait: true` verdict in a status description: the first object that failed and why. */
+function waitDescription(v: VerifyResult): string {
+  if (v.status === 'success') return `rollout complete: ${v.resources.length} object(s) ready`;
+  const bad = v.resources.find((r) => r.state === 'failed') ?? v.resources.find((r) => r.state === 'in-progress');
+  const what = v.status === 'timeout' ? 'rollout timed out' : 'rollout failed';
+  return bad ? `${what}: ${bad.target.name}: ${bad.reason}` : `${what}: ${v.reason}`;
+}
+
+function logResult(resources: AppliedResource[], pruned: AppliedResource[], dryRun: boolean, log: Log): void {
   const prefix = dryRun ? 'dry-run, would be: ' : '';
-  log.info(`${prefix}${[...counts].map(([a, n]) => `${n} ${a}`).join(', ') || 'nothing to do'}`);
+  log.info(`${prefix}${countsOf(resources, pruned)}`);
   if (dryRun) {
     for (const r of resources) {
       if (r.action === 'unchanged') continue;

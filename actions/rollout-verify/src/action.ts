@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ActionDefinition, type RunContext, UserError } from '@shipline/kit';
 import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
+import { openForDeployment } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
 import { annotation, failedResources, failureMessage, rolledBack, summary } from './report.ts';
@@ -32,6 +33,8 @@ export const rolloutVerify: ActionDefinition<typeof schema, VerifyOutcome> = {
  * library is loaded only after the inputs are valid, so bad input fails fast.
  */
 async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<VerifyOutcome> {
+  // First, so a run environment that cannot name the deployment fails before any cluster work.
+  const deployments = await openForDeployment(inputs['github-token'], inputs['deployment-id'], ctx.log);
   const kube = await import('@shipline/kube');
   const { run } = await import('./run.ts');
   const tempDir = process.env.RUNNER_TEMP || tmpdir();
@@ -72,6 +75,7 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<VerifyOu
         now: () => performance.now(),
         // A cancelled job stops the watches at once.
         signal: ctx.signal,
+        deployments,
       });
       for (const p of outcome.problems.slice(1)) ctx.log.error(annotation(p));
       return outcome;

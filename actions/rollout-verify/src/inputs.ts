@@ -1,5 +1,6 @@
 import { type InputsOf, input, UserError } from '@shipline/kit';
 import type { Target } from '@shipline/kube';
+import { deploymentId, environmentUrl, githubToken } from '../../shared/src/deployment-inputs.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -109,6 +110,9 @@ export const schema = {
   'log-lines': input.integer({ default: '40', min: 0, max: 10_000 }),
   'rollback-on-failure': input.boolean({ default: 'false' }),
   'wait-for-load-balancer': input.boolean({ default: 'false' }),
+  'github-token': githubToken,
+  'deployment-id': deploymentId,
+  'environment-url': environmentUrl,
 };
 
 export type Inputs = InputsOf<typeof schema>;

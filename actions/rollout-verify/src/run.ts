@@ -1,4 +1,5 @@
-import { type Log, UserError, untrusted } from '@shipline/kit';
+import { type Log, messageOf, UserError, untrusted } from '@shipline/kit';
+import { DeploymentRecorder, type DeploymentStatus, type DeploymentsClient } from '@shipline/kit/deployments';
 import {
   ApiError,
   type Evidence,
@@ -32,6 +33,8 @@ export interface Deps {
   writeDiagnostics(json: string): string;
   now(): number;
   signal?: AbortSignal;
+  /** GitHub Deployments (`github-token` and `deployment-id` given); undefined: nothing is posted. */
+  deployments?: DeploymentsClient | undefined;
 }
 
 /** A workload whose pods this rollout changes: the only kinds with a revision to go back to. */
@@ -59,6 +62,36 @@ export interface VerifyOutcome {
 }
 
 export async function run(inputs: Inputs, deps: Deps): Promise<VerifyOutcome> {
+  const github = new DeploymentRecorder(deps.deployments, deps.log);
+  const id = inputs['deployment-id'];
+  let outcome: VerifyOutcome;
+  try {
+    outcome = await verify(inputs, deps);
+  } catch (e) {
+    // No verdict (the cluster unreachable, a bad target): the deployment's outcome is unknown.
+    await github.status(id, { state: 'error', description: `rollout-verify could not verify: ${messageOf(e)}` });
+    throw e;
+  }
+  await github.status(id, verdictStatus(outcome, inputs['environment-url']?.href));
+  return outcome;
+}
+
+/** The verdict as a deployment status: success retires the environment's earlier deployments. */
+export function verdictStatus(o: VerifyOutcome, environmentUrl: string | undefined): DeploymentStatus {
+  if (o.status === 'success') {
+    return { state: 'success', environmentUrl, autoInactive: true, description: `rollout verified: ${o.resources.length} object(s) ready` };
+  }
+  const first = o.problems[0];
+  const cause = first ? `${first.target.name}: ${first.reason}` : o.reason;
+  const more = o.problems.length > 1 ? ` (+${o.problems.length - 1} more)` : '';
+  const back = o.rollback?.results.filter((r) => r.rolledBack) ?? [];
+  const rollback = back.length
+    ? `; rolled back ${back.map((r) => `${r.ref.split(/[ /]/).at(-1)} to ${r.to ?? 'the previous revision'}`).join(', ')}${o.rollback?.verify?.status === 'success' ? ' (restored)' : ' (not restored)'}`
+    : '';
+  return { state: 'failure', environmentUrl, description: `${o.status === 'timeout' ? 'timed out' : 'failed'}: ${cause}${more}${rollback}` };
+}
+
+async function verify(inputs: Inputs, deps: Deps): Promise<VerifyOutcome> {
   const started = deps.now();
   const targets = await deps.log.group('Targets', () => targetsOf(inputs, deps));
   const opts: VerifyOptions = {

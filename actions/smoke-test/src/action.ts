@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ActionDefinition, Summary, UserError, untrusted } from '@shipline/kit';
+import { openForDeployment } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { request } from './http.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
@@ -9,8 +10,19 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
   name: 'smoke-test',
   schema,
   validate,
-  run: (inputs: Inputs, ctx) =>
-    run(inputs, { request, connect, now: () => performance.now(), sleep: (ms) => sleep(ms), log: ctx.log, mask: ctx.mask, env: process.env }),
+  run: async (inputs: Inputs, ctx) => {
+    const deployments = await openForDeployment(inputs['github-token'], inputs['deployment-id'], ctx.log);
+    return run(inputs, {
+      request,
+      connect,
+      now: () => performance.now(),
+      sleep: (ms) => sleep(ms),
+      log: ctx.log,
+      mask: ctx.mask,
+      env: process.env,
+      deployments,
+    });
+  },
   outputs: (r) => ({
     passed: String(r.passed),
     results: JSON.stringify(r.results),

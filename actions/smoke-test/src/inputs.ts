@@ -1,5 +1,6 @@
 import { type InputsOf, input, UserError } from '@shipline/kit';
 import { redactUrl } from '@shipline/kit/redact-url';
+import { deploymentId, githubToken } from '../../shared/src/deployment-inputs.ts';
 import { type JsonExpectation, parseJsonExpectation, parseStatusPattern, type StatusPattern } from './expect.ts';
 import { type ProxyTarget, parseProxyTarget } from './targets.ts';
 
@@ -108,6 +109,8 @@ export const schema = {
   insecure: input.boolean({ default: 'false' }),
   'follow-redirects': input.boolean({ default: 'true' }),
   'max-redirects': input.integer({ default: '5', min: 1, max: 50 }),
+  'github-token': githubToken,
+  'deployment-id': deploymentId,
 };
 
 export type Inputs = InputsOf<typeof schema>;

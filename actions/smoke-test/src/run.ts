@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { type Log, pool, UserError, untrusted } from '@shipline/kit';
+import { DeploymentRecorder, type DeploymentsClient } from '@shipline/kit/deployments';
 import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
 import type { Connection } from '@shipline/kube';
 import { type Expectations, evaluate, percentile } from './expect.ts';
@@ -54,6 +55,8 @@ export interface Deps {
   mask(secret: string): void;
   /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY are read from here (the process environment in the action). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** GitHub Deployments (`github-token` and `deployment-id` given); undefined: nothing is posted. */
+  deployments?: DeploymentsClient | undefined;
 }
 
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
@@ -129,11 +132,23 @@ export async function run(inputs: Inputs, deps: Deps): Promise<SmokeResult> {
       targets.push(target);
     }
   }
+  let result: SmokeResult;
   try {
-    return await checkAll(inputs, deps, targets, started, deadlineAt);
+    result = await checkAll(inputs, deps, targets, started, deadlineAt);
   } finally {
     api?.close();
   }
+  // Only a failure is news for the deployment: a pass leaves its status to rollout-verify.
+  if (!result.passed) await new DeploymentRecorder(deps.deployments, deps.log).status(inputs['deployment-id'], failureStatus(result));
+  return result;
+}
+
+/** The deployment status of a failed smoke test: the first failing target and why. */
+function failureStatus(r: SmokeResult) {
+  const bad = r.results.filter((t) => !t.passed);
+  const first = bad[0];
+  const more = bad.length > 1 ? ` (+${bad.length - 1} more)` : '';
+  return { state: 'failure' as const, description: `smoke test failed: ${first ? `${first.target}: ${first.reason ?? 'failed'}` : 'no target passed'}${more}` };
 }
 
 async function checkAll(inputs: Inputs, deps: Deps, targets: Target[], started: number, deadlineAt: number): Promise<SmokeResult> {
