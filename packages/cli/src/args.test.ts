@@ -52,7 +52,12 @@ describe('secret inputs from files and the environment', () => {
     expect(p.sources.get('password')).toBe('the file given by --password-file');
   });
 
-  it('only secret inputs have a -file form', () => expect(usage(['--username-file', '/x'])).toMatch(/no input --username-file/));
+  it('any input has a -file form (a dotenv output spilled to a file feeds the next action)', () => {
+    const f = join(dir, 'tags');
+    writeFileSync(f, 'a\nb\n');
+    expect(parseArgs(['--tags-file', f], schema, 'demo').inputs.get('tags')).toBe('a\nb\n');
+    expect(usage(['--nothing-file', '/x'])).toMatch(/no input --nothing-file/);
+  });
 
   it('an unreadable file is a usage error naming the flag, not the content', () =>
     expect(usage(['--password-file', join(dir, 'missing')])).toMatch(/^--password-file: cannot read .*missing \(ENOENT\)$/));

@@ -22,9 +22,9 @@ export function envName(input: string): string {
 
 /**
  * `--name value`, `--name=value`, and for booleans a bare `--name` (true). A repeated input is
- * joined with newlines, so lists can be given one item a flag. A secret input can also come from a
- * file (`--password-file PATH`) or from `SHIPLINE_<NAME>` in the environment: a flag's value is
- * readable by every user of the machine in `ps`. Flags win over the environment.
+ * joined with newlines, so lists can be given one item a flag. Any input can come from a file
+ * (`--password-file PATH`), and a secret input also from `SHIPLINE_<NAME>` in the environment: a
+ * flag's value is readable by every user of the machine in `ps`. Flags win over the environment.
  */
 export function parseArgs(argv: readonly string[], schema: Schema, action: string, env: Readonly<Record<string, string | undefined>> = {}): Parsed {
   const inputs = new Map<string, string>();
@@ -41,8 +41,9 @@ export function parseArgs(argv: readonly string[], schema: Schema, action: strin
     }
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    // `--password-file` names a file holding the secret input `password`.
-    const fromFile = !schema[flag] && flag.endsWith('-file') && schema[flag.slice(0, -5)]?.secret ? flag.slice(0, -5) : undefined;
+    // `--password-file` names a file holding the input `password`: for secrets (kept out of `ps`) and
+    // for outputs a GitLab dotenv could not hold (`--resources-file "$K8S_DEPLOY_RESOURCES_FILE"`).
+    const fromFile = !schema[flag] && flag.endsWith('-file') && schema[flag.slice(0, -5)] ? flag.slice(0, -5) : undefined;
     const name = fromFile ?? flag;
     const spec = schema[name];
     if (!spec) {

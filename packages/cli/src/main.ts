@@ -4,6 +4,7 @@ import { CliHost, GitLabHost, type Host, runAction } from '@shipline/kit';
 import { readActionMeta } from '@shipline/kit/meta';
 import { actions } from './actions.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { writeDotenv } from './dotenv.ts';
 import { actionHelp, findActionYml } from './help.ts';
 
 export const VERSION = '0.1.0';
@@ -22,18 +23,36 @@ function topHelp(): string {
   lines.push(
     '',
     'Under GitLab CI (GITLAB_CI=true) outputs are also appended to a dotenv file:',
-    '  $SHIPLINE_DOTENV, default shipline.env, as <ACTION>_<OUTPUT>=value.',
+    '  $SHIPLINE_DOTENV, default shipline.env, as <ACTION>_<OUTPUT>=value (lists comma-separated,',
+    '  JSON on one line); a value too large for it goes to a file beside it, named by <ACTION>_<OUTPUT>_FILE.',
+    'Any input can be read from a file: --<input>-file PATH.',
   );
   return `${lines.join('\n')}\n`;
 }
 
-function hostFor(action: string, inputs: Map<string, string>, env: NodeJS.ProcessEnv): Host {
-  if (env.GITLAB_CI === 'true') {
-    return new GitLabHost(inputs, write(process.stdout), write(process.stderr), {
-      path: env.SHIPLINE_DOTENV || 'shipline.env',
-      prefix: `${action}_`,
-    });
+/**
+ * The kit's GitLab host with this CLI's dotenv writer (dotenv.ts): values that a dotenv line
+ * cannot carry go to a file named in the dotenv instead of being flattened.
+ */
+class GitLabCliHost extends GitLabHost {
+  private readonly dotenvPath: string;
+  private readonly action: string;
+
+  constructor(inputs: Map<string, string>, dotenvPath: string, action: string) {
+    super(inputs, write(process.stdout), write(process.stderr), { path: dotenvPath, prefix: `${action}_` });
+    this.dotenvPath = dotenvPath;
+    this.action = action;
   }
+
+  override async finish(): Promise<void> {
+    // Outputs on stdout as every host prints them (GitLabHost's own finish would also write its dotenv).
+    await CliHost.prototype.finish.call(this);
+    writeDotenv(this.dotenvPath, this.action, this.outputs);
+  }
+}
+
+function hostFor(action: string, inputs: Map<string, string>, env: NodeJS.ProcessEnv): Host {
+  if (env.GITLAB_CI === 'true') return new GitLabCliHost(inputs, env.SHIPLINE_DOTENV || 'shipline.env', action);
   return new CliHost(inputs, write(process.stdout), write(process.stderr));
 }
 
