@@ -2,7 +2,7 @@
 # Builds the stack's Go binaries, each cached per pinned version under
 # ${SHIPLINE_CACHE:-~/.cache/shipline}/<name>-<version>/bin (a `.done` marker means complete).
 # Default GOMODCACHE/GOCACHE are kept so later builds are warm.
-# Usage: build-go.sh [k8s|containerd|runc|etcd|pause|capfilter|buildkit|buildx|act|all]...
+# Usage: build-go.sh [k8s|containerd|runc|etcd|pause|capfilter|buildkit|buildx|act|actionlint|all]...
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC1091
@@ -97,6 +97,17 @@ build_act() {
   touch "$out/.done"; log "act $v: done"
 }
 
+# actionlint checks the workflows (scripts/actionlint.ts); its version string is set the way its
+# release builds set it, so `actionlint -version` names the pin.
+build_actionlint() {
+  local v="$ACTIONLINT_VERSION" out="$CACHE/actionlint-$ACTIONLINT_VERSION"
+  [[ -f "$out/.done" ]] && { log "actionlint $v cached"; return; }
+  mkdir -p "$out/bin"; wrapper "$out/src" github.com/rhysd/actionlint "$v"
+  log "actionlint $v: building"
+  (cd "$out/src" && CGO_ENABLED=0 go build -p 2 -ldflags "-s -w -X github.com/rhysd/actionlint.version=$v" -o "$out/bin/actionlint" github.com/rhysd/actionlint/cmd/actionlint)
+  touch "$out/.done"; log "actionlint $v: done"
+}
+
 # runc for the kubelet's containerd: Debian's 1.1.5 dies in `runc init` ("can't get final
 # child's PID from pipe: EOF") on the specs containerd 2.2's CRI writes. Needs cgo + libseccomp-dev.
 build_runc() {
@@ -121,7 +132,7 @@ build_pause() { build_local pause; }
 build_capfilter() { build_local runc-capfilter; }
 
 targets=("$@")
-[[ ${#targets[@]} -eq 0 || "${targets[0]}" == all ]] && targets=(k8s containerd runc etcd pause capfilter buildkit buildx act)
+[[ ${#targets[@]} -eq 0 || "${targets[0]}" == all ]] && targets=(k8s containerd runc etcd pause capfilter buildkit buildx act actionlint)
 rc=0
 for t in "${targets[@]}"; do
   # One builder per target at a time (two `up`s, or a manual build beside one); the loser finds

@@ -1,8 +1,8 @@
 // Installs what the stack runs: Debian packages (apt-get, as root) and the Go-built binaries
 // (build-go.sh, cached per pinned version outside the repo).
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BIN, cbin, GO_OUT, kbin, localToolOut, pauseOut, STACK_DIR } from './paths.ts';
+import { BIN, CACHE, cbin, GO_OUT, kbin, localToolOut, pauseOut, STACK_DIR } from './paths.ts';
 import { run } from './proc.ts';
 
 export const BUILDX_PLUGIN = '/usr/local/lib/docker/cli-plugins/docker-buildx';
@@ -48,6 +48,12 @@ export async function ensurePackages(log: (m: string) => void): Promise<void> {
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env, inherit: true });
 }
 
+/** Where build-go.sh puts actionlint (checks the workflows; scripts/actionlint.ts runs it). */
+export const ACTIONLINT_OUT = join(
+  CACHE,
+  `actionlint-${/^ACTIONLINT_VERSION=(\S+)$/m.exec(readFileSync(join(STACK_DIR, 'versions.env'), 'utf8'))?.[1] ?? 'unpinned'}`,
+);
+
 const GO_TARGETS: Record<string, string> = {
   k8s: GO_OUT.kubernetes,
   containerd: GO_OUT.containerd,
@@ -56,6 +62,7 @@ const GO_TARGETS: Record<string, string> = {
   buildkit: GO_OUT.buildkit,
   buildx: GO_OUT.buildx,
   act: GO_OUT.act,
+  actionlint: ACTIONLINT_OUT,
 };
 
 export async function ensureGoBinaries(log: (m: string) => void): Promise<void> {
@@ -74,6 +81,7 @@ export async function ensureGoBinaries(log: (m: string) => void): Promise<void> 
     kubectl: kbin('kubectl'),
     etcd: join(GO_OUT.etcd, 'bin', 'etcd'),
     act: join(GO_OUT.act, 'bin', 'act'),
+    actionlint: join(ACTIONLINT_OUT, 'bin', 'actionlint'),
     ctr: cbin('ctr'),
     buildctl: join(GO_OUT.buildkit, 'bin', 'buildctl'),
   };

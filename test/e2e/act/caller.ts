@@ -1,0 +1,60 @@
+// The caller workflow the act end-to-end test runs: the local form of a user's deliver.yml call,
+// plus a downstream job that sees deliver's outputs only through `needs.deliver.outputs`.
+export interface CallerOptions {
+  image: string;
+  context: string;
+  buildArgs: string[];
+  tags: string[];
+  manifests: string;
+  namespace: string;
+  vars: string[];
+  smokeTargets: string[];
+  rollback: boolean;
+  timeout: string;
+  builder: string;
+}
+
+/** YAML block scalar of lines, indented for a `with:` value. */
+const block = (lines: string[], indent: string): string => `|-\n${lines.map((l) => `${indent}${l}`).join('\n')}`;
+
+export function callerWorkflow(o: CallerOptions): string {
+  const i = ' '.repeat(10);
+  // JSON strings are valid YAML flow scalars, so inputs are never spliced into YAML unquoted.
+  const q = JSON.stringify;
+  return `name: e2e-act-caller
+on: push
+jobs:
+  deliver:
+    uses: ./.github/workflows/deliver.yml
+    with:
+      image: ${q(o.image)}
+      context: ${q(o.context)}
+      build-args: ${block(o.buildArgs, i)}
+      tags: ${block(o.tags, i)}
+      manifests: ${q(o.manifests)}
+      namespace: ${q(o.namespace)}
+      vars: ${block(o.vars, i)}
+      smoke-targets: ${block(o.smokeTargets, i)}
+      rollback: ${o.rollback}
+      timeout: ${q(o.timeout)}
+      builder: ${q(o.builder)}
+    secrets:
+      kubeconfig: \${{ secrets.KUBECONFIG }}
+  report:
+    needs: deliver
+    if: \${{ always() }}
+    runs-on: ubuntu-latest
+    steps:
+      - name: outputs seen downstream
+        env:
+          DIGEST: \${{ needs.deliver.outputs.digest }}
+          REFS: \${{ needs.deliver.outputs.refs }}
+          STATUS: \${{ needs.deliver.outputs.status }}
+          CACHE_HIT: \${{ needs.deliver.outputs.cache-hit }}
+        run: |
+          echo "downstream digest=$DIGEST"
+          echo "downstream status=$STATUS"
+          echo "downstream cache-hit=$CACHE_HIT"
+          echo "downstream refs=$REFS"
+`;
+}

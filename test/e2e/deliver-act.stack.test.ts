@@ -1,0 +1,213 @@
+// End to end: .github/workflows/deliver.yml called the local way by a caller workflow, run by act
+// on the host (self-hosted mode) against the stack's dockerd, registry and Kubernetes. Three runs:
+// a cold delivery, the same delivery with the builder's own cache removed (so a cache hit can only
+// come from the Actions cache on act's cache server), and a broken change that must fail at
+// rollout-verify and be rolled back while the previous version keeps serving.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { need, run, sh, tempDir, withStackEnv } from '../stack/index.ts';
+import { type CallerOptions, callerWorkflow } from './act/caller.ts';
+import { type ActRun, runAct } from './act/run-act.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const NAMESPACE = 'e2e-act';
+const REPOSITORY = 'e2e-act/order-service';
+// A builder of this test's own, so removing it between runs disturbs no other build.
+const BUILDER = 'shipline-e2e-act';
+const ACT_TIMEOUT_MS = 4 * 60_000;
+
+const env = withStackEnv();
+// The kubeconfig reaches the workflow only as the `kubeconfig` secret.
+delete env.KUBECONFIG;
+for (const k of Object.keys(env)) if (/^(GITHUB_|ACTIONS_|RUNNER_)/.test(k)) delete env[k];
+const kubeEnv = withStackEnv();
+
+let dir: string;
+let registry: string;
+let image: string;
+let kubeconfig: string;
+
+function caller(name: string, o: Partial<CallerOptions>): string {
+  const full: CallerOptions = {
+    image,
+    context: 'examples/order-service',
+    buildArgs: [`BASE_IMAGE=${need('SHIPLINE_NODE_IMAGE')}`, 'APP_VERSION=e2e-act-1'],
+    tags: [`type=raw,value=${name}`],
+    manifests: join(dir, 'k8s'),
+    namespace: NAMESPACE,
+    vars: ['APP_VERSION=e2e-act-1'],
+    smokeTargets: [`${NAMESPACE}/order-service:8080/healthz`],
+    rollback: false,
+    timeout: '2m',
+    builder: BUILDER,
+    ...o,
+  };
+  const wf = join(dir, 'workflows', `${name}.yml`);
+  writeFileSync(wf, callerWorkflow(full));
+  return wf;
+}
+
+async function act(name: string, o: Partial<CallerOptions> = {}): Promise<ActRun> {
+  const r = await runAct({
+    act: join(ROOT, '.stack', 'bin', 'act'),
+    workdir: ROOT,
+    workflow: caller(name, o),
+    dir,
+    secrets: { KUBECONFIG: kubeconfig },
+    env,
+    cacheServerPath: join(dir, 'actcache'),
+    timeoutMs: ACT_TIMEOUT_MS,
+  });
+  console.log(`act run ${name}: ${(r.durationMs / 1000).toFixed(1)} s, exit ${r.code}`);
+  return r;
+}
+
+const downstream = (r: ActRun, key: string): string => {
+  const m = new RegExp(`downstream ${key}=(\\S*)`).exec(r.text);
+  if (!m) throw new Error(`the caller's report job printed no ${key}:\n${r.text.slice(-3000)}`);
+  return m[1] as string;
+};
+
+interface Pod {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { containers: { image: string }[] };
+  status: { phase: string; containerStatuses?: { imageID: string; ready: boolean }[] };
+}
+
+/** Pods of the order service that are not on their way out. */
+async function livePods(): Promise<Pod[]> {
+  const out = await sh('kubectl', ['get', 'pods', '-n', NAMESPACE, '-l', 'app=order-service', '-o', 'json'], { env: kubeEnv });
+  return (JSON.parse(out).items as Pod[]).filter((p) => !p.metadata.deletionTimestamp);
+}
+
+/** Every live pod runs `digest`, by its spec and by what the kubelet's containerd reports it pulled. */
+async function expectPodsRun(digest: string): Promise<void> {
+  const pods = await livePods();
+  expect(pods.length).toBeGreaterThan(0);
+  for (const p of pods) {
+    // k8s-deploy pins `repository:tag@digest`; the digest is what decides what runs.
+    expect(p.spec.containers[0]?.image).toMatch(new RegExp(`^${image.replaceAll('.', '\\.')}(:[\\w.-]+)?@${digest}$`));
+    expect(p.status.containerStatuses?.[0]?.imageID).toMatch(new RegExp(`@${digest}$`));
+  }
+}
+
+async function registryDigest(tag: string): Promise<string> {
+  const out = await sh('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${image}:${tag}`], { env: kubeEnv });
+  const { createHash } = await import('node:crypto');
+  return `sha256:${createHash('sha256').update(out).digest('hex')}`;
+}
+
+const summaryOf = (r: ActRun, action: string): string =>
+  r.summaries
+    .filter((s) => s.step.includes(`./actions/${action}`))
+    .map((s) => s.content)
+    .join('\n');
+
+function expectEverySummary(r: ActRun, actions: string[]): void {
+  for (const a of actions) expect(summaryOf(r, a), `summary of ${a}; steps with summaries: ${r.summaries.map((s) => s.step).join(', ')}`).not.toBe('');
+}
+
+const ALL = ['docker-build', 'registry-push', 'k8s-deploy', 'smoke-test', 'rollout-verify'];
+
+describe('deliver.yml under act', () => {
+  let first: { digest: string };
+  // The digest of the last delivery that passed: what must serve after the broken change.
+  let lastGood: string | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir('e2e-act');
+    mkdirSync(join(dir, 'workflows'));
+    registry = need('SHIPLINE_REGISTRY');
+    image = `${registry}/${REPOSITORY}`;
+    kubeconfig = readFileSync(need('KUBECONFIG'), 'utf8');
+    // The example's manifests name the demo's repository; k8s-deploy pins only an exact match.
+    mkdirSync(join(dir, 'k8s'));
+    for (const f of readdirSync(join(ROOT, 'examples', 'order-service', 'k8s'))) {
+      const text = readFileSync(join(ROOT, 'examples', 'order-service', 'k8s', f), 'utf8');
+      writeFileSync(join(dir, 'k8s', f), text.replaceAll(`${registry}/demo/order-service`, image));
+    }
+    expect(readFileSync(join(dir, 'k8s', 'deployment.yaml'), 'utf8')).toContain(image);
+    await run('kubectl', ['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=true', '--timeout=120s'], { env: kubeEnv });
+    await run('docker', ['buildx', 'rm', '--force', BUILDER], { env: kubeEnv, allowFail: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await run('docker', ['buildx', 'rm', '--force', BUILDER], { env: kubeEnv, allowFail: true });
+  });
+
+  it(
+    'delivers: the pods run the pushed digest, smoke and verdict pass, every step summarises, outputs cross jobs',
+    async () => {
+      const r = await act('run-1');
+      expect(r.code, r.text.slice(-4000)).toBe(0);
+      const digest = downstream(r, 'digest');
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(await registryDigest('run-1')).toBe(digest);
+      expect(JSON.parse(downstream(r, 'refs'))).toEqual([`${image}:run-1@${digest}`]);
+      expect(downstream(r, 'status')).toBe('success');
+      await expectPodsRun(digest);
+      expectEverySummary(r, ALL);
+      expect(summaryOf(r, 'smoke-test')).toMatch(/pass/i);
+      // A cold run: nothing to restore, and the new cache is uploaded for the next run.
+      expect(r.text).toMatch(/no Actions cache under shipline-buildx-/);
+      expect(r.text).toMatch(/saved Actions cache shipline-buildx-/);
+      expect(downstream(r, 'cache-hit')).toBe('false');
+      first = { digest };
+      lastGood = digest;
+    },
+    ACT_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    "a second run restores BuildKit's cache from act's cache server and reports cache-hit",
+    async () => {
+      expect(first).toBeDefined();
+      // Without the builder (and its state volume) the only cache left is the Actions cache.
+      await sh('docker', ['buildx', 'rm', '--force', BUILDER], { env: kubeEnv });
+      const r = await act('run-2');
+      expect(r.code, r.text.slice(-4000)).toBe(0);
+      const digest = downstream(r, 'digest');
+      expect(await registryDigest('run-2')).toBe(digest);
+      expect(downstream(r, 'status')).toBe('success');
+      await expectPodsRun(digest);
+      lastGood = digest;
+      expect(r.text).toMatch(/restored Actions cache shipline-buildx-/);
+      expect(summaryOf(r, 'docker-build')).toMatch(/Cache restored/);
+      expect(downstream(r, 'cache-hit')).toBe('true');
+    },
+    ACT_TIMEOUT_MS + 30_000,
+  );
+
+  it(
+    'a broken change fails at rollout-verify with CrashLoopBackOff, rolls back, and the previous version serves',
+    async () => {
+      const good = lastGood;
+      expect(good, 'no delivery passed before the broken change').toBeDefined();
+      const r = await act('run-broken', {
+        buildArgs: [`BASE_IMAGE=${need('SHIPLINE_NODE_IMAGE')}`, 'APP_VERSION=e2e-act-1', 'CRASH=1'],
+        rollback: true,
+      });
+      expect(r.code).not.toBe(0);
+      // act runs no job after a failed one, `if: always()` or not, so the caller's report job does
+      // not run here: the step results and outputs come from act's log of the deploy job.
+      const result = (action: string) => r.entries.find((e) => e.stepResult && e.step?.includes(`./actions/${action}`))?.stepResult;
+      expect(result('k8s-deploy')).toBe('success');
+      expect(result('smoke-test')).toBe('success'); // the old pods still serve behind the Service
+      expect(result('rollout-verify'), r.text.slice(-4000)).toBe('failure');
+      expect(r.entries.some((e) => e.jobResult === 'failure' && /deploy/.test(e.jobID ?? e.job ?? ''))).toBe(true);
+      expect(r.text).toMatch(/::set-output:: status=failed/);
+      expect(summaryOf(r, 'rollout-verify')).toMatch(/CrashLoopBackOff/);
+      expect(summaryOf(r, 'rollout-verify')).toMatch(/Rolled back/i);
+      expectEverySummary(r, ALL);
+      // Pushed and deployed, then put back: the pods run the last good digest and answer.
+      expect(await registryDigest('run-broken')).not.toBe(good);
+      await expectPodsRun(good as string);
+      const health = await sh('kubectl', ['get', '--raw', `/api/v1/namespaces/${NAMESPACE}/services/order-service:8080/proxy/healthz`], {
+        env: kubeEnv,
+      });
+      expect(health).not.toBe('');
+    },
+    ACT_TIMEOUT_MS + 30_000,
+  );
+});
