@@ -18,6 +18,8 @@ export default defineConfig({
             'test/*.test.ts',
             'test/security/*.test.ts',
             'examples/*/test/**/*.test.{ts,js}',
+            'test/e2e/**/*.test.ts',
+            'images/*/**/*.test.ts',
           ],
           exclude: ['**/*.stack.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,

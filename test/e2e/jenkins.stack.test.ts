@@ -185,4 +185,14 @@ describe('the Jenkinsfile on the stack (e2e-jenkins)', () => {
     const health = await run('kubectl', ['get', '--raw', `/api/v1/namespaces/${NAMESPACE}/services/order-service:8080/proxy/healthz`], { env });
     expect(JSON.parse(health.stdout)).toMatchObject({ version: `build-${firstBuild}` });
   }, 900_000);
+
+  it("the fix after a rollback delivers (the rollback's fields are taken back, nobody else's)", async () => {
+    const fixed = await build(firstBuild + 2, {});
+    const text = log(fixed);
+    expect(fixed.result, text).toBe('SUCCESS');
+    const digest = output('push.out', 'digest') as string;
+    const deployed = (await kubectl(['get', 'deployment', 'order-service', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).stdout;
+    expect(deployed).toBe(`${image}:build-${firstBuild + 2}@${digest}`);
+    expect(output('verify.out', 'status')).toBe('success');
+  }, 900_000);
 });

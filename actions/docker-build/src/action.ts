@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { type ActionDefinition, type Exec, exec, Summary, tempParent } from '@shipline/kit';
 import { Buildx } from './buildx.ts';
 import type { ActionsCache } from './cache.ts';
@@ -33,6 +35,7 @@ export const dockerBuild: ActionDefinition<typeof schema, BuildResult> = {
       now: () => new Date(),
       loadActionsCache,
       tmpDir: tempParent(),
+      cacheHome: join(homedir(), '.cache', 'shipline'),
       os: process.platform,
       arch: process.arch,
     });

@@ -13,6 +13,12 @@ export interface CacheDeps {
   env: Env;
   loadActionsCache(): Promise<ActionsCache>;
   tmpDir: string;
+  /**
+   * Where actions mode keeps the cache directory it restores into and saves from. @actions/cache
+   * matches an entry only under the same path string it was saved with, so this must not change
+   * from run to run: RUNNER_TEMP does (act gives each job a new one), the home directory doesn't.
+   */
+  cacheHome: string;
   os: string;
 }
 
@@ -64,7 +70,7 @@ export async function prepareCache(inputs: Inputs, choice: ModeChoice, deps: Cac
         target: inputs.target,
         platforms: inputs.platforms,
       });
-      const dir = join(deps.env.RUNNER_TEMP || deps.tmpDir, 'shipline-buildx-cache', keys.prefix.replace(/-$/, ''));
+      const dir = join(deps.cacheHome, 'buildx-actions-cache', keys.prefix.replace(/-$/, ''));
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(join(dir, '..'), { recursive: true });
       let restoredKey: string | undefined;
@@ -80,20 +86,25 @@ export async function prepareCache(inputs: Inputs, choice: ModeChoice, deps: Cac
         spec: local.spec,
         ...(restoredKey ? { restoredKey } : {}),
         finish: async () => {
-          local.commit();
-          const key = saveKey(keys.prefix, dir);
-          if (!key) return undefined;
-          if (key === restoredKey) {
-            log.info(`cache unchanged (${key}); not uploaded again`);
-            return undefined;
-          }
+          // The Actions cache is the copy that lasts; a self-hosted runner keeps no local one.
           try {
-            await cache.saveCache([dir], key);
-            log.info(`saved Actions cache ${key}`);
-            return key;
-          } catch (e) {
-            log.warning(`actions cache save failed: ${(e as Error).message}`);
-            return undefined;
+            local.commit();
+            const key = saveKey(keys.prefix, dir);
+            if (!key) return undefined;
+            if (key === restoredKey) {
+              log.info(`cache unchanged (${key}); not uploaded again`);
+              return undefined;
+            }
+            try {
+              await cache.saveCache([dir], key);
+              log.info(`saved Actions cache ${key}`);
+              return key;
+            } catch (e) {
+              log.warning(`actions cache save failed: ${(e as Error).message}`);
+              return undefined;
+            }
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
           }
         },
       };

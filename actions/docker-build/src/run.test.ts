@@ -119,6 +119,7 @@ function harness(
       return opts.cache;
     },
     tmpDir: dir,
+    cacheHome: dir,
     os: 'linux',
     arch: 'x64',
   };
@@ -252,7 +253,7 @@ describe('run', () => {
     const second = harness({ image: '127.0.0.1:5000/shop/orders' }, { env, cache, builders: ['shipline'] });
     const r2 = await second.go();
     expect(r2.cache.restoredKey).toBe(saved[0]);
-    expect(after(buildCall(second.f), '--cache-from')[0]).toMatch(/^type=local,src=.*shipline-buildx-cache/);
+    expect(after(buildCall(second.f), '--cache-from')[0]).toMatch(/^type=local,src=.*buildx-actions-cache/);
     expect(saved).toHaveLength(1);
     expect(second.host.log.join('')).toMatch(/cache unchanged .* not uploaded again/);
   });

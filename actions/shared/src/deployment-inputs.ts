@@ -3,19 +3,9 @@
 // Deployments client: none without a token (no call, one debug line), else the kit's
 // GitHubDeployments for the run's repository. The kit's errors about the run's environment become
 // errors of the `github-token` input here (a library names no input).
-//
-// The kit is imported by path: actions/shared is no workspace package (it has no package.json, so
-// `@shipline/kit` does not resolve from here). The path is the file the actions' `@shipline/kit`
-// resolves to, so bundles and tests hold one copy of it.
-import {
-  actionsContext,
-  type ContextLike,
-  DeploymentSetupError,
-  type DeploymentsClient,
-  GitHubDeployments,
-  runFromContext,
-} from '../../../packages/kit/src/deployments.ts';
-import { input, type Log, quote, UserError } from '../../../packages/kit/src/index.ts';
+
+import { input, type Log, quote, UserError } from '@shipline/kit';
+import { actionsContext, type ContextLike, DeploymentSetupError, type DeploymentsClient, GitHubDeployments, runFromContext } from '@shipline/kit/deployments';
 
 /** The token that may write deployments: `secrets.GITHUB_TOKEN` with `permissions: deployments: write`. */
 export const githubToken = input.string({ secret: true });

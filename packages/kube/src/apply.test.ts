@@ -18,7 +18,7 @@ const RESOURCES: Resource[] = [
 class FakeCluster {
   readonly objects = new Map<string, KubeObject>();
   readonly calls: string[] = [];
-  refuse: ((o: KubeObject, dryRun: boolean) => ApiError | undefined) | undefined;
+  refuse: ((o: KubeObject, dryRun: boolean, force: boolean) => ApiError | undefined) | undefined;
 
   private key(r: Resource, ns: string | undefined, name: string) {
     return `${r.apiVersion}|${r.kind}|${ns ?? ''}|${name}`;
@@ -42,7 +42,7 @@ class FakeCluster {
       },
       apply: async (r: Resource, o: KubeObject, opts: { dryRun: boolean; force: boolean }) => {
         this.calls.push(`${opts.dryRun ? 'dry-run' : 'apply'} ${o.kind} ${o.metadata.name}${opts.force ? ' (force)' : ''}`);
-        const refused = this.refuse?.(o, opts.dryRun);
+        const refused = this.refuse?.(o, opts.dryRun, opts.force);
         if (refused) throw refused;
         const live = this.objects.get(this.key(r, o.metadata.namespace, o.metadata.name as string));
         const next: KubeObject = {
@@ -150,6 +150,36 @@ describe('dryRunPlan, applyPlan, prunePlan', () => {
     expect(err).toBeInstanceOf(ApplyError);
     expect(err).toMatchObject({ phase: 'dry-run', remedy: 'force', applied: [], conflicts: [{ manager: 'someone-else', field: '.data.owner' }] });
     expect(f.calls.filter((c) => c.startsWith('apply'))).toEqual([]);
+  });
+
+  const conflict = (...managers: string[]) =>
+    new ApiError({
+      status: 409,
+      reason: 'Conflict',
+      message: `Apply failed with ${managers.length} conflicts`,
+      method: 'PATCH',
+      path: '/apis/apps/v1/namespaces/shop/deployments/web',
+      details: managers.map((m, i) => ({ reason: 'FieldManagerConflict', message: `conflict with "${m}" using apps/v1`, field: `.spec.template.f${i}` })),
+    });
+
+  it('takes back, with force, the fields a rollback took over — and only those', async () => {
+    const f = new FakeCluster();
+    f.put(ns('shop'));
+    f.refuse = (o, _dry, force) => (o.metadata.name === 'web' && !force ? conflict('shipline-rollback', 'shipline-rollback') : undefined);
+    const plan = await planDeploy(f.client(), [cm('web')], opts());
+    await dryRunPlan(f.client(), plan, opts());
+    await applyPlan(f.client(), plan, opts());
+    expect(f.calls.filter((c) => c.includes('web'))).toEqual(['dry-run ConfigMap web', 'dry-run ConfigMap web (force)', 'apply ConfigMap web (force)']);
+  });
+
+  it('still refuses when another manager shares the conflict with the rollback', async () => {
+    const f = new FakeCluster();
+    f.put(ns('shop'));
+    f.refuse = (o, _dry, force) => (o.metadata.name === 'web' && !force ? conflict('shipline-rollback', 'hpa-controller') : undefined);
+    const plan = await planDeploy(f.client(), [cm('web')], opts());
+    const err = await dryRunPlan(f.client(), plan, opts()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ phase: 'dry-run', remedy: 'force' });
+    expect(f.calls.some((c) => c.includes('(force)'))).toBe(false);
   });
 
   it('prunes what an earlier run of the set left behind, and nothing of another set', async () => {

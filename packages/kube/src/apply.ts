@@ -14,6 +14,7 @@ import { ApiError, ApplyError, type ApplyFailure, conflictsOf, KubeError, Namesp
 import type { Manifest } from './manifests.ts';
 import { describeObject, groupOf, isRecord, type KubeObject, objectKey } from './object.ts';
 import { orderObjects, phases } from './order.ts';
+import { ROLLBACK_FIELD_MANAGER } from './status/rollback.ts';
 
 export const FIELD_MANAGER = 'shipline';
 export const SET_LABEL = 'shipline.dev/set';
@@ -83,6 +84,8 @@ export interface PlannedObject {
   autoNamespace?: boolean;
   /** The dry-run result equals the live object (computed once: comparing is not free). */
   same?: boolean;
+  /** Applied with force: its only conflicts were with fields a Shipline rollback took over. */
+  reclaim?: boolean;
 }
 
 // Kinds looked at by prune besides those in the run: what a service's manifests usually hold.
@@ -260,7 +263,7 @@ async function dryRunItems(client: KubeClient, list: PlannedObject[], s: Setting
           const known = listed.get(key);
           return known ? known.get(name) : client.get(r, it.object.metadata.namespace, name);
         }),
-        client.apply(r, it.object, { fieldManager: s.fieldManager, force: s.force, dryRun: true }),
+        dryApply(client, r, it, s),
       ]);
       it.live = live;
       it.dry = dry;
@@ -272,6 +275,28 @@ async function dryRunItems(client: KubeClient, list: PlannedObject[], s: Setting
   // A list that failed for other reasons than permission ends the run as it would have alone.
   await listing;
   return failures;
+}
+
+/**
+ * A rollback (rollout-verify) patches the pod template as its own field manager, so the next deploy
+ * of the fixed manifests would conflict on exactly those fields. They were ours before the rollback
+ * took them: take them back (force), but only when every conflicting field belongs to the rollback;
+ * a conflict with anyone else still fails the deploy unless `force` was asked for.
+ */
+async function dryApply(client: KubeClient, r: Resource, it: PlannedObject, s: Settings): Promise<KubeObject> {
+  try {
+    return await client.apply(r, it.object, { fieldManager: s.fieldManager, force: s.force, dryRun: true });
+  } catch (e) {
+    if (s.force || !onlyRollbackConflicts(e)) throw e;
+    it.reclaim = true;
+    return client.apply(r, it.object, { fieldManager: s.fieldManager, force: true, dryRun: true });
+  }
+}
+
+export function onlyRollbackConflicts(e: unknown): boolean {
+  if (!(e instanceof ApiError) || e.reason !== 'Conflict') return false;
+  const conflicts = conflictsOf(e.details);
+  return conflicts.length > 0 && conflicts.every((c) => c.manager === ROLLBACK_FIELD_MANAGER);
 }
 
 /** The result of a dry-run deployment: diffs against the live objects, and what prune would delete. */
@@ -298,7 +323,11 @@ export async function applyPlan(client: KubeClient, plan: DeployPlan, opts: Depl
           it.result = it.live;
           return;
         }
-        it.result = await client.apply(it.resource as Resource, it.object, { fieldManager: s.fieldManager, force: s.force, dryRun: false });
+        it.result = await client.apply(it.resource as Resource, it.object, {
+          fieldManager: s.fieldManager,
+          force: s.force || it.reclaim === true,
+          dryRun: false,
+        });
         applied.push(label(it));
       } catch (e) {
         failed.push(failureOf(it, e));

@@ -41,6 +41,19 @@ describe('readOciLayout', () => {
     expect(part.equals((await collect(layer.open())).subarray(10, 30))).toBe(true);
   });
 
+  it('reads one image under several tags (one index.json entry per tag, as buildx writes) as that image', async () => {
+    const fx = await makeOciLayout(path.join(dir, 'tags'), [{ layers: [300] }], { refName: 'v1' });
+    const indexFile = path.join(fx.dir, 'index.json');
+    const index = JSON.parse(await readFile(indexFile, 'utf8'));
+    const entry = { ...index.manifests[0], platform: { os: 'linux', architecture: 'amd64' } };
+    index.manifests = ['v1', 'sha-abc1234', 'main'].map((tag) => ({ ...entry, annotations: { 'org.opencontainers.image.ref.name': tag } }));
+    await writeFile(indexFile, JSON.stringify(index));
+    const { manifests } = await readOciLayout(fx.dir);
+    expect(manifests.root.digest).toBe(fx.rootDigest);
+    expect(manifests.root.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(manifests.children).toEqual([]);
+  });
+
   it('reads a multi-platform index with children before the root', async () => {
     const fx = await makeOciLayout(path.join(dir, 'multi'), [
       { platform: { os: 'linux', architecture: 'amd64' }, layers: [100] },

@@ -138,8 +138,11 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
     for (const layer of m.json.layers ?? []) await addBlob(layer, OCI_LAYER_GZIP, `layer of ${m.doc.digest}`);
   };
 
-  if (entries.length === 1 || options.ref !== undefined) {
-    const pick = options.ref === undefined ? entries[0] : entries.find((e) => e.annotations?.[REF_NAME] === options.ref);
+  // buildx writes one index.json entry per tag, each naming the same manifest (and its platform):
+  // that is one image under several names, not a multi-platform index to push as a new digest.
+  const distinct = [...new Map(entries.map((e) => [e.digest, e])).values()];
+  if (distinct.length === 1 || options.ref !== undefined) {
+    const pick = options.ref === undefined ? distinct[0] : entries.find((e) => e.annotations?.[REF_NAME] === options.ref);
     if (!pick) {
       const names = entries.map((e) => e.annotations?.[REF_NAME]).filter(Boolean);
       throw new OciError(
@@ -150,14 +153,14 @@ export async function readOciLayout(dir: string, options: LayoutOptions = {}): P
     const m = await loadManifest(pick, 'index.json');
     root = m.doc;
     await walk(m, true);
-  } else if (entries.every((e) => e.platform)) {
+  } else if (distinct.every((e) => e.platform)) {
     // Several platform entries directly in index.json: that file is itself the index.
     root = { digest: sha256Digest(index.bytes), mediaType: OCI_INDEX, bytes: index.bytes };
     await walk({ doc: root, json: index.doc }, true);
   } else {
     const names = entries.map((e) => e.annotations?.[REF_NAME] ?? e.digest);
     throw new OciError(
-      `OCI layout ${dir} holds ${entries.length} images; pick one`,
+      `OCI layout ${dir} holds ${distinct.length} images; pick one`,
       `name one of: ${untrusted(names.join(', '), { max: 300, oneLine: true })}`,
     );
   }

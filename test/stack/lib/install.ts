@@ -21,6 +21,8 @@ export const APT_PACKAGES = [
   // the runner image's shell and tools (GitLab and Jenkins run job scripts through sh)
   'busybox-static',
   'ca-certificates',
+  // gitlab-ci-local copies the job's files with rsync on the host
+  'rsync',
   // to build runc (cgo + seccomp)
   'gcc',
   'libc6-dev',
