@@ -50,6 +50,12 @@ export const SECRET_VARIABLES: Record<ActionName, Record<string, string | undefi
   'rollout-verify': { kubeconfig: 'KUBECONFIG (a File variable: its path; or SHIPLINE_KUBECONFIG with the content)' },
 };
 
+/**
+ * Inputs that mean something only on GitHub (GitHub Deployments): left out of the components, where
+ * GitLab's own `environment:` keyword records deployments.
+ */
+export const GITHUB_ONLY_INPUTS: ReadonlySet<string> = new Set(['github-token', 'environment', 'environment-url', 'deployment-id']);
+
 /** Component-only inputs, beyond the action's own. */
 export function commonInputs(action: ActionName): Record<string, SpecInput> {
   return {
@@ -104,7 +110,7 @@ export async function component(action: ActionName): Promise<Component> {
   const flags: string[] = [];
   for (const [name, m] of Object.entries(meta.inputs)) {
     const spec = def.schema[name];
-    if (!spec || spec.secret) continue;
+    if (!spec || spec.secret || GITHUB_ONLY_INPUTS.has(name)) continue;
     if (name in inputs) throw new Error(`${action}'s input ${name} collides with a component input`);
     const s = specInput(m, spec.type);
     inputs[name] = s;
@@ -122,7 +128,7 @@ export async function component(action: ActionName): Promise<Component> {
     flags.push(`\${${variableName(fileInput)}:+--${fileInput} "$${variableName(fileInput)}"}`);
   }
   const secrets = Object.entries(def.schema)
-    .filter(([, spec]) => spec.secret)
+    .filter(([input, spec]) => spec.secret && !GITHUB_ONLY_INPUTS.has(input))
     .map(([input]) => `#   ${input}: ${SECRET_VARIABLES[action][input] ?? `${envName(input)} (masked variable)`}`)
     .join('\n');
   const header = [

@@ -10,7 +10,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { actions } from '../../../packages/cli/src/actions.ts';
 import type { Schema } from '../../../packages/kit/src/inputs.ts';
 import { readActionMeta } from '../../../packages/kit/src/meta.ts';
-import { ACTIONS, commonInputs, expected, type SpecInput, variableName } from '../../../templates/generate.ts';
+import { ACTIONS, commonInputs, expected, GITHUB_ONLY_INPUTS, type SpecInput, variableName } from '../../../templates/generate.ts';
 import { repoRoot } from '../../support/run-action.ts';
 import { createProject, deliverPipeline, perActionPipeline } from './project.ts';
 import { GCL, NODE } from './run.ts';
@@ -113,17 +113,17 @@ describe.each(ACTIONS)('component %s and its action.yml', (action) => {
   const { spec, jobs } = docs(`${action}.yml`);
   const meta = readActionMeta(join(repoRoot, 'actions', action, 'action.yml'));
 
-  it('has every input of the action but the secret ones, with the same defaults', async () => {
+  it('has every input of the action but the secret and GitHub-only ones, with the same defaults', async () => {
     // `<input>-file` inputs carry an output that travels as a file (rollout-verify's resources).
     const own = Object.keys(spec).filter((k) => !(k in commonInputs(action)) && (k in meta.inputs || !k.endsWith('-file')));
     const load = actions[action] as () => Promise<{ schema: Schema }>;
     const { schema } = await load();
     expect(own.sort()).toEqual(
       Object.keys(meta.inputs)
-        .filter((k) => !schema[k]?.secret)
+        .filter((k) => !schema[k]?.secret && !GITHUB_ONLY_INPUTS.has(k))
         .sort(),
     );
-    for (const k of Object.keys(schema).filter((k) => schema[k]?.secret))
+    for (const k of Object.keys(schema).filter((k) => schema[k]?.secret && !GITHUB_ONLY_INPUTS.has(k)))
       expect(read(`${action}.yml`), `the header names ${k}'s variable`).toContain(`#   ${k}: `);
     for (const k of own) {
       const m = meta.inputs[k] as { required: boolean; default: string | undefined };
