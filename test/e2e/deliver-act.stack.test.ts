@@ -2,12 +2,17 @@
 // on the host (self-hosted mode) against the stack's dockerd, registry and Kubernetes. Three runs:
 // a cold delivery, the same delivery with the builder's own cache removed (so a cache hit can only
 // come from the Actions cache on act's cache server), and a broken change that must fail at
-// rollout-verify and be rolled back while the previous version keeps serving.
+// rollout-verify and be rolled back while the previous version keeps serving. GitHub Deployments
+// go to a loopback fake of the API (act's `--env GITHUB_API_URL`): the first and the broken run
+// pass deliver a `github-token` and must record a deployment with the verdict; the second passes
+// none and must call nothing.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, run, sh, tempDir, withStackEnv } from '../stack/index.ts';
-import { type CallerOptions, callerWorkflow } from './act/caller.ts';
+import { type FakeGitHub, fakeGitHub, type RecordedCall } from '../support/fake-github.ts';
+import { type CallerOptions, callerWorkflow, TOKEN_SECRET } from './act/caller.ts';
 import { type ActRun, runAct } from './act/run-act.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -16,6 +21,11 @@ const REPOSITORY = 'e2e-act/order-service';
 // A builder of this test's own, so removing it between runs disturbs no other build.
 const BUILDER = 'shipline-e2e-act';
 const ACT_TIMEOUT_MS = 4 * 60_000;
+// The repository and environment the deployments are recorded for, and the fake's only token.
+const OWNER = 'acme';
+const REPO = 'order-service';
+const ENVIRONMENT = 'e2e-act';
+const TOKEN = `ghs_e2eact${Date.now().toString(36)}`;
 
 const env = withStackEnv();
 // The kubeconfig reaches the workflow only as the `kubeconfig` secret.
@@ -27,6 +37,7 @@ let dir: string;
 let registry: string;
 let image: string;
 let kubeconfig: string;
+let github: FakeGitHub;
 
 function caller(name: string, o: Partial<CallerOptions>): string {
   const full: CallerOptions = {
@@ -41,6 +52,8 @@ function caller(name: string, o: Partial<CallerOptions>): string {
     rollback: false,
     timeout: '2m',
     builder: BUILDER,
+    environment: ENVIRONMENT,
+    githubToken: false,
     ...o,
   };
   const wf = join(dir, 'workflows', `${name}.yml`);
@@ -48,19 +61,54 @@ function caller(name: string, o: Partial<CallerOptions>): string {
   return wf;
 }
 
-async function act(name: string, o: Partial<CallerOptions> = {}): Promise<ActRun> {
+interface Run extends ActRun {
+  /** The API calls the fake received during the run. */
+  api: RecordedCall[];
+  /** The commit act ran, as its `github.sha`; checked to be the working copy's HEAD (before or after the run: others commit meanwhile). */
+  sha: string;
+}
+
+const gitHead = () => execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+
+async function act(name: string, o: Partial<CallerOptions> = {}): Promise<Run> {
+  const full = { githubToken: false, ...o };
+  const before = github.calls.length;
+  const headBefore = gitHead();
   const r = await runAct({
     act: join(ROOT, '.stack', 'bin', 'act'),
     workdir: ROOT,
-    workflow: caller(name, o),
+    workflow: caller(name, full),
     dir,
-    secrets: { KUBECONFIG: kubeconfig },
+    secrets: { KUBECONFIG: kubeconfig, ...(full.githubToken ? { [TOKEN_SECRET]: TOKEN } : {}) },
     env,
+    // act's own defaults would be api.github.com and, with no git remote, nektos/act.
+    actEnv: { GITHUB_API_URL: github.url, GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: `${OWNER}/${REPO}` },
     cacheServerPath: join(dir, 'actcache'),
     timeoutMs: ACT_TIMEOUT_MS,
   });
   console.log(`act run ${name}: ${(r.durationMs / 1000).toFixed(1)} s, exit ${r.code}`);
-  return r;
+  const sha = /caller sha=([0-9a-f]{40})\b/.exec(r.text)?.[1];
+  expect(sha, `the caller's commit job printed no sha:\n${r.text.slice(-3000)}`).toBeDefined();
+  expect([headBefore, gitHead()]).toContain(sha);
+  return { ...r, api: github.calls.slice(before), sha: sha as string };
+}
+
+/**
+ * The one deployment a run recorded: its create request, then the states posted to it, each with
+ * its body. Fails when the run made any other call or broke the API's contract.
+ */
+function deploymentOf(r: { api: RecordedCall[]; text: string }) {
+  const seen = r.api.map((c) => `${c.method} ${c.path} → ${c.status}`).join('\n');
+  expect(github.violations, seen).toEqual([]);
+  const [create, ...statuses] = r.api;
+  expect(create?.path, `${seen}\n${r.text.slice(-3000)}`).toBe(`/repos/${OWNER}/${REPO}/deployments`);
+  expect(create?.status).toBe(201);
+  const ids = statuses.map((c) => /\/deployments\/(\d+)\/statuses$/.exec(c.path)?.[1]);
+  expect(new Set(ids).size, seen).toBe(1);
+  const id = Number(ids[0]);
+  for (const c of statuses) expect(c.status, seen).toBe(201);
+  expect(statuses.map((c) => c.body.state)).toEqual(github.statesOf(id));
+  return { create: (create as RecordedCall).body, statuses: statuses.map((c) => c.body) };
 }
 
 const downstream = (r: ActRun, key: string): string => {
@@ -121,6 +169,7 @@ describe('deliver.yml under act', () => {
     registry = need('SHIPLINE_REGISTRY');
     image = `${registry}/${REPOSITORY}`;
     kubeconfig = readFileSync(need('KUBECONFIG'), 'utf8');
+    github = await fakeGitHub({ token: TOKEN, owner: OWNER, repo: REPO });
     // The example's manifests name the demo's repository; k8s-deploy pins only an exact match.
     mkdirSync(join(dir, 'k8s'));
     for (const f of readdirSync(join(ROOT, 'examples', 'order-service', 'k8s'))) {
@@ -133,13 +182,14 @@ describe('deliver.yml under act', () => {
   }, 180_000);
 
   afterAll(async () => {
+    await github?.close();
     await run('docker', ['buildx', 'rm', '--force', BUILDER], { env: kubeEnv, allowFail: true });
   });
 
   it(
     'delivers: the pods run the pushed digest, smoke and verdict pass, every step summarises, outputs cross jobs',
     async () => {
-      const r = await act('run-1');
+      const r = await act('run-1', { githubToken: true });
       expect(r.code, r.text.slice(-4000)).toBe(0);
       const digest = downstream(r, 'digest');
       expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -153,6 +203,13 @@ describe('deliver.yml under act', () => {
       expect(r.text).toMatch(/no Actions cache under shipline-buildx-/);
       expect(r.text).toMatch(/saved Actions cache shipline-buildx-/);
       expect(downstream(r, 'cache-hit')).toBe('false');
+      // GitHub Deployments through the workflow: created for the commit act ran, then in_progress
+      // after the apply and success from rollout-verify, with the run's log URL.
+      const d = deploymentOf(r);
+      expect(d.create).toMatchObject({ ref: r.sha, environment: ENVIRONMENT, auto_merge: false, required_contexts: [] });
+      expect(d.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+      expect(d.statuses[1]?.log_url).toBe(`https://github.example/${OWNER}/${REPO}/actions/runs/1/attempts/1`);
+      expect(d.statuses[1]?.description).toMatch(/rollout verified/);
       first = { digest };
       lastGood = digest;
     },
@@ -175,6 +232,8 @@ describe('deliver.yml under act', () => {
       expect(r.text).toMatch(/restored Actions cache shipline-buildx-/);
       expect(summaryOf(r, 'docker-build')).toMatch(/Cache restored/);
       expect(downstream(r, 'cache-hit')).toBe('true');
+      // No `github-token`: not one call to the API, though `environment` is set.
+      expect(r.api).toEqual([]);
     },
     ACT_TIMEOUT_MS + 30_000,
   );
@@ -187,6 +246,7 @@ describe('deliver.yml under act', () => {
       const r = await act('run-broken', {
         buildArgs: [`BASE_IMAGE=${need('SHIPLINE_NODE_IMAGE')}`, 'APP_VERSION=e2e-act-1', 'CRASH=1'],
         rollback: true,
+        githubToken: true,
       });
       expect(r.code).not.toBe(0);
       // act runs no job after a failed one, `if: always()` or not, so the caller's report job does
@@ -207,6 +267,14 @@ describe('deliver.yml under act', () => {
         env: kubeEnv,
       });
       expect(health).not.toBe('');
+      // The deployment's verdict carries the cause and the rollback; smoke-test passed, so it
+      // posted nothing.
+      const d = deploymentOf(r);
+      expect(d.create).toMatchObject({ ref: r.sha, environment: ENVIRONMENT, auto_merge: false, required_contexts: [] });
+      expect(d.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure']);
+      expect(d.statuses[1]?.description).toMatch(/CrashLoopBackOff/);
+      expect(d.statuses[1]?.description).toMatch(/rolled back/i);
+      expect(d.statuses[1]?.log_url).toMatch(/\/actions\/runs\/1/);
     },
     ACT_TIMEOUT_MS + 30_000,
   );

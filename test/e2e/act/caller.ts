@@ -1,5 +1,6 @@
 // The caller workflow the act end-to-end test runs: the local form of a user's deliver.yml call,
-// plus a downstream job that sees deliver's outputs only through `needs.deliver.outputs`.
+// plus a downstream job that sees deliver's outputs only through `needs.deliver.outputs`, and a job
+// that prints the commit act runs (what a deployment must be recorded for).
 export interface CallerOptions {
   image: string;
   context: string;
@@ -12,7 +13,17 @@ export interface CallerOptions {
   rollback: boolean;
   timeout: string;
   builder: string;
+  /** deliver's `environment` input (empty: none). */
+  environment: string;
+  /** Pass the act secret DEPLOYMENTS_TOKEN as deliver's `github-token` (GitHub Deployments on). */
+  githubToken: boolean;
 }
+
+/**
+ * The act secret holding the Deployments token. Not GITHUB_TOKEN: act would also use that one to
+ * authenticate its own fetches of remote actions from github.com.
+ */
+export const TOKEN_SECRET = 'DEPLOYMENTS_TOKEN';
 
 /** YAML block scalar of lines, indented for a `with:` value. */
 const block = (lines: string[], indent: string): string => `|-\n${lines.map((l) => `${indent}${l}`).join('\n')}`;
@@ -38,9 +49,10 @@ jobs:
       rollback: ${o.rollback}
       timeout: ${q(o.timeout)}
       builder: ${q(o.builder)}
+      environment: ${q(o.environment)}
     secrets:
       kubeconfig: \${{ secrets.KUBECONFIG }}
-  report:
+${o.githubToken ? `      github-token: \${{ secrets.${TOKEN_SECRET} }}\n` : ''}  report:
     needs: deliver
     if: \${{ always() }}
     runs-on: ubuntu-latest
@@ -56,5 +68,13 @@ jobs:
           echo "downstream status=$STATUS"
           echo "downstream cache-hit=$CACHE_HIT"
           echo "downstream refs=$REFS"
+  commit:
+    # No \`needs\`: it runs even when deliver fails (act skips every job after a failed one).
+    runs-on: ubuntu-latest
+    steps:
+      - name: the commit act runs
+        env:
+          SHA: \${{ github.sha }}
+        run: echo "caller sha=$SHA"
 `;
 }

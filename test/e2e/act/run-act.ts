@@ -38,6 +38,12 @@ export interface ActOptions {
   env: NodeJS.ProcessEnv;
   cacheServerPath: string;
   timeoutMs: number;
+  /**
+   * Variables act puts in its `github` context and every step's environment (`--env`). act takes
+   * GITHUB_API_URL, GITHUB_SERVER_URL and GITHUB_REPOSITORY from here over its own defaults
+   * (api.github.com; the git remote, else nektos/act), so a test can aim the API at a loopback fake.
+   */
+  actEnv?: Record<string, string>;
 }
 
 /**
@@ -72,6 +78,7 @@ export async function runAct(o: ActOptions): Promise<ActRun> {
     secretFile,
     '--json',
   ];
+  for (const [k, v] of Object.entries(o.actEnv ?? {})) args.push('--env', `${k}=${v}`);
   const started = Date.now();
   const r = await run(o.act, args, { cwd: o.workdir, env: o.env, timeoutMs: o.timeoutMs, allowFail: true });
   const durationMs = Date.now() - started;
