@@ -1,7 +1,9 @@
 // `./dev pipeline`: the delivery of examples/order-service on the local stack, in the order of the
 // chain (.github/workflows/deliver.yml), every stage through the bundled `shipline` CLI and each
 // stage's outputs feeding the next with no glue but the CLI's `name=value` outputs:
-//   stack up → docker-build → registry-push → k8s-deploy → smoke-test → rollout-verify
+//   stack up → docker-build → registry-push → k8s-deploy → rollout-verify → smoke-test
+// (the verdict first: right after the apply the Service still routes to the old pods, so a smoke
+// test before it would check the previous version).
 // It ends with a report: the digest, each stage's time, the verdict and how to reach the service.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -105,6 +107,8 @@ try {
     ),
   );
 
+  const verified = await stage('rollout-verify', () => shipline(['rollout-verify', '--resources', deployed.resources as string, '--timeout', '3m'], env));
+
   await stage('smoke-test', () =>
     shipline(
       [
@@ -125,8 +129,6 @@ try {
       env,
     ),
   );
-
-  const verified = await stage('rollout-verify', () => shipline(['rollout-verify', '--resources', deployed.resources as string, '--timeout', '3m'], env));
 
   const objects = (JSON.parse(deployed.resources as string) as unknown[]).length;
   report(`${verified.status} (${objects} objects applied, rollout verified in ${verified['duration-ms']} ms)`, [
