@@ -1,0 +1,18 @@
+// Metric gates for progressive delivery: PromQL conditions measured against Prometheus during a
+// bake, with Argo Rollouts-style limits. Not wired into an action yet (issue 13).
+export { compare, type GateDefinition, GateSyntaxError, lastTopLevelOperator, OPERATORS, type Operator, parseCondition, parseGates } from './condition.ts';
+export { type BakeOptions, type BakeVerdict, bake, type GateVerdict, type Verdict } from './gate.ts';
+export { formatLabels, formatValue, type JsonNumber, jsonNumber, type Measurement, measure, type ObservedValue, type Outcome } from './measure.ts';
+export {
+  type Labels,
+  type Point,
+  type PrometheusAuth,
+  PrometheusClient,
+  PrometheusError,
+  type PrometheusErrorKind,
+  type PrometheusOptions,
+  parseResponse,
+  parseValue,
+  type Querier,
+  type QueryResult,
+} from './prometheus.ts';
