@@ -2,7 +2,9 @@
 // on the host (self-hosted mode) against the stack's dockerd, registry and Kubernetes. Three runs:
 // a cold delivery, the same delivery with the builder's own cache removed (so a cache hit can only
 // come from the Actions cache on act's cache server), and a broken change that must fail at
-// rollout-verify and be rolled back while the previous version keeps serving. GitHub Deployments
+// rollout-verify (deploy → verify → smoke: its smoke test is skipped) and be rolled back while the
+// previous version keeps serving. The caller is `acme/order-service` with Shipline's actions in its
+// workspace (act runs this working copy), as a fork's would be: deliver.yml must fetch nothing. GitHub Deployments
 // go to a loopback fake of the API (act's `--env GITHUB_API_URL`): the first and the broken run
 // pass deliver a `github-token` and must record a deployment with the verdict; the second passes
 // none and must call nothing.
@@ -93,6 +95,17 @@ async function act(name: string, o: Partial<CallerOptions> = {}): Promise<Run> {
   return { ...r, api: github.calls.slice(before), sha: sha as string };
 }
 
+/** act's result of the step running `./actions/<action>`, when it ran. */
+const resultOf = (r: ActRun, action: string): string | undefined => r.entries.find((e) => e.stepResult && e.step?.includes(`./actions/${action}`))?.stepResult;
+
+/** Where in act's log the step running `./actions/<action>` finished (-1 when it did not). */
+const finishedAt = (r: ActRun, action: string): number => r.entries.findIndex((e) => e.stepResult && e.step?.includes(`./actions/${action}`));
+
+/** Both jobs found Shipline's actions in the workspace (by docker-build's `name:`), so fetched nothing. */
+function expectNothingFetched(r: ActRun): void {
+  expect(r.text.match(/Shipline's actions are in the workspace of acme\/order-service already; nothing to fetch/g), r.text.slice(-3000)).toHaveLength(2);
+}
+
 /**
  * The one deployment a run recorded: its create request, then the states posted to it, each with
  * its body. Fails when the run made any other call or broke the API's contract.
@@ -156,7 +169,7 @@ function expectEverySummary(r: ActRun, actions: string[]): void {
   for (const a of actions) expect(summaryOf(r, a), `summary of ${a}; steps with summaries: ${r.summaries.map((s) => s.step).join(', ')}`).not.toBe('');
 }
 
-const ALL = ['docker-build', 'registry-push', 'k8s-deploy', 'smoke-test', 'rollout-verify'];
+const ALL = ['docker-build', 'registry-push', 'k8s-deploy', 'rollout-verify', 'smoke-test'];
 
 describe('deliver.yml under act', () => {
   let first: { digest: string };
@@ -187,7 +200,7 @@ describe('deliver.yml under act', () => {
   });
 
   it(
-    'delivers: the pods run the pushed digest, smoke and verdict pass, every step summarises, outputs cross jobs',
+    'delivers: the pods run the pushed digest, the verdict then smoke pass, every step summarises, outputs cross jobs',
     async () => {
       const r = await act('run-1', { githubToken: true });
       expect(r.code, r.text.slice(-4000)).toBe(0);
@@ -199,6 +212,11 @@ describe('deliver.yml under act', () => {
       await expectPodsRun(digest);
       expectEverySummary(r, ALL);
       expect(summaryOf(r, 'smoke-test')).toMatch(/pass/i);
+      // The verdict on the new pods first, then the smoke test through the Service.
+      expect(resultOf(r, 'rollout-verify')).toBe('success');
+      expect(resultOf(r, 'smoke-test')).toBe('success');
+      expect(finishedAt(r, 'rollout-verify')).toBeLessThan(finishedAt(r, 'smoke-test'));
+      expectNothingFetched(r);
       // A cold run: nothing to restore, and the new cache is uploaded for the next run.
       expect(r.text).toMatch(/no Actions cache under shipline-buildx-/);
       expect(r.text).toMatch(/saved Actions cache shipline-buildx-/);
@@ -239,7 +257,7 @@ describe('deliver.yml under act', () => {
   );
 
   it(
-    'a broken change fails at rollout-verify with CrashLoopBackOff, rolls back, and the previous version serves',
+    'a broken change fails at rollout-verify with CrashLoopBackOff, skips smoke, rolls back, and the previous version serves',
     async () => {
       const good = lastGood;
       expect(good, 'no delivery passed before the broken change').toBeDefined();
@@ -251,15 +269,20 @@ describe('deliver.yml under act', () => {
       expect(r.code).not.toBe(0);
       // act runs no job after a failed one, `if: always()` or not, so the caller's report job does
       // not run here: the step results and outputs come from act's log of the deploy job.
-      const result = (action: string) => r.entries.find((e) => e.stepResult && e.step?.includes(`./actions/${action}`))?.stepResult;
-      expect(result('k8s-deploy')).toBe('success');
-      expect(result('smoke-test')).toBe('success'); // the old pods still serve behind the Service
-      expect(result('rollout-verify'), r.text.slice(-4000)).toBe('failure');
+      expect(resultOf(r, 'k8s-deploy')).toBe('success');
+      expect(resultOf(r, 'rollout-verify'), r.text.slice(-4000)).toBe('failure');
+      // Nothing new to smoke-test after a failed verdict: the step did not run.
+      expect(r.entries.filter((e) => e.step?.includes('./actions/smoke-test'))).toEqual([]);
+      expect(summaryOf(r, 'smoke-test')).toBe('');
       expect(r.entries.some((e) => e.jobResult === 'failure' && /deploy/.test(e.jobID ?? e.job ?? ''))).toBe(true);
       expect(r.text).toMatch(/::set-output:: status=failed/);
       expect(summaryOf(r, 'rollout-verify')).toMatch(/CrashLoopBackOff/);
       expect(summaryOf(r, 'rollout-verify')).toMatch(/Rolled back/i);
-      expectEverySummary(r, ALL);
+      expectEverySummary(
+        r,
+        ALL.filter((a) => a !== 'smoke-test'),
+      );
+      expectNothingFetched(r);
       // Pushed and deployed, then put back: the pods run the last good digest and answer.
       expect(await registryDigest('run-broken')).not.toBe(good);
       await expectPodsRun(good as string);
@@ -267,7 +290,7 @@ describe('deliver.yml under act', () => {
         env: kubeEnv,
       });
       expect(health).not.toBe('');
-      // The deployment's verdict carries the cause and the rollback; smoke-test passed, so it
+      // The deployment's verdict carries the cause and the rollback; smoke-test did not run, so it
       // posted nothing.
       const d = deploymentOf(r);
       expect(d.create).toMatchObject({ ref: r.sha, environment: ENVIRONMENT, auto_merge: false, required_contexts: [] });
