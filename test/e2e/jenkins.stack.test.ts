@@ -1,16 +1,18 @@
 // examples/order-service/Jenkinsfile end to end with no Jenkins: its stages' `sh` steps, read by a
 // strict parser, run in order in ONE container of the runner image as Jenkins' docker agent runs
 // them (workspace bind-mounted, Jenkins' environment, withCredentials bindings), against the stack:
-// namespace e2e-jenkins, image 127.0.0.1:5000/e2e-jenkins/order-service. A good change must be
-// delivered (pods on the pushed digest, verdict success); a crashing one must fail at Verify with
-// CrashLoopBackOff, be rolled back, and leave the old version serving.
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// namespace e2e-jenkins, image 127.0.0.1:5000/e2e-jenkins/order-service. The stages run build →
+// push → deploy → verify → smoke. A good change must be delivered (pods on the pushed digest,
+// verdict success, then the smoke test through the Service answering as the new version); a
+// crashing one must fail at Verify with CrashLoopBackOff, be rolled back, skip Smoke, and leave the
+// old version serving; the fix after it must be delivered again.
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureRunnerImage } from '../../images/runner/build.ts';
 import { run, tempDir, withStackEnv } from '../stack/index.ts';
 import { repoRoot } from '../support/run-action.ts';
-import { type BuildRun, runPipeline } from './jenkins/agent.ts';
+import { type BuildRun, buildEnvironment, runPipeline } from './jenkins/agent.ts';
 import { JenkinsfileError, parseJenkinsfile } from './jenkins/jenkinsfile.ts';
 
 const NAMESPACE = 'e2e-jenkins';
@@ -20,9 +22,9 @@ describe('the Jenkinsfile reader', () => {
   it('reads the example: five stages in order, credentials bound, outputs saved for the next stage', () => {
     const p = parseJenkinsfile(readFileSync(JENKINSFILE, 'utf8'));
     expect(p.image).toBe('shipline/runner');
-    expect(p.stages.map((s) => s.name)).toEqual(['Build', 'Push', 'Deploy', 'Smoke', 'Verify']);
+    expect(p.stages.map((s) => s.name)).toEqual(['Build', 'Push', 'Deploy', 'Verify', 'Smoke']);
     const actions = p.stages.map((s) => /shipline ([a-z0-9-]+)/.exec(s.steps.map((x) => x.script).join('\n'))?.[1]);
-    expect(actions).toEqual(['docker-build', 'registry-push', 'k8s-deploy', 'smoke-test', 'rollout-verify']);
+    expect(actions).toEqual(['docker-build', 'registry-push', 'k8s-deploy', 'rollout-verify', 'smoke-test']);
     expect(p.stages[1]?.steps[0]?.bindings).toEqual([
       { kind: 'usernamePassword', credentialsId: 'shipline-registry', usernameVariable: 'REGISTRY_USER', passwordVariable: 'SHIPLINE_PASSWORD' },
     ]);
@@ -32,7 +34,47 @@ describe('the Jenkinsfile reader', () => {
     expect(p.stages[0]?.steps[0]?.script).toMatch(/shipline docker-build +--context "\$APP_DIR" +--image/);
   });
 
+  it("gives a job's first build, which has no parameters (JENKINS-40574), the parameters' defaults", () => {
+    const p = parseJenkinsfile(readFileSync(JENKINSFILE, 'utf8'));
+    const base = { jobName: 'order-service', buildNumber: 1, workspace: '/ws/order-service' };
+    const defaults = Object.fromEntries(p.params.map((d) => [d.name, d.defaultValue]));
+    const first = buildEnvironment(p, base, undefined);
+    const later = buildEnvironment(p, base, defaults);
+    expect(first.args).toEqual(later.args);
+    expect(first.args.join(' ')).toBe('--entrypoint= -u 0:0 --network bridge -v /var/run/docker.sock:/var/run/docker.sock');
+    // Every parameter an sh step reads is in the first build's environment, with its default.
+    const read = p.params.filter((d) => p.stages.some((s) => s.steps.some((x) => x.script.includes(`$${d.name}`))));
+    expect(read.map((d) => d.name)).toEqual(['IMAGE', 'NAMESPACE', 'APP_DIR', 'BASE_IMAGE', 'CRASH', 'ROLLBACK', 'VERIFY_TIMEOUT']);
+    for (const d of read) expect(first.env[d.name], d.name).toBe(d.defaultValue);
+    // A value given to a later build wins over the fallback.
+    expect(buildEnvironment(p, base, { ...defaults, IMAGE: 'r.test/x' }).env.IMAGE).toBe('r.test/x');
+    expect(Object.values(first.env).join('\n')).not.toMatch(/\bnull\b/);
+  });
+
+  const withParam = (uses: string) =>
+    `pipeline { agent { docker { image 'x' args "-v \${params.S ?: '/s'}:/s" } } parameters { string(name: 'S', defaultValue: '/s', description: 'd') string(name: 'N', defaultValue: 'n', description: 'd') } ${uses} }`;
+
   it.each([
+    [
+      'a parameter used with no fallback',
+      "pipeline { agent { docker { image 'x' args \"--network ${params.N}\" } } parameters { string(name: 'N', defaultValue: 'bridge', description: 'd') } stages { stage('A') { steps { sh 'true' } } } }",
+      /the agent args uses params\.N without a fallback; write \$\{params\.N \?: 'bridge'\}/,
+    ],
+    [
+      'a fallback that is not the default',
+      withParam("environment { N = \"${params.N ?: 'm'}\" } stages { stage('A') { steps { sh 'echo $N' } } }"),
+      /environment N uses params\.N with the fallback 'm'; write \$\{params\.N \?: 'n'\}/,
+    ],
+    [
+      'an undeclared parameter',
+      withParam("environment { N = \"${params.M ?: 'n'}\" } stages { stage('A') { steps { sh 'true' } } }"),
+      /uses params\.M, which `parameters` does not declare/,
+    ],
+    [
+      'a parameter an sh step reads that environment {} does not set',
+      withParam("stages { stage('A') { steps { sh 'echo \"$N\"' } } }"),
+      /an sh step reads \$N, but `environment \{\}` does not set N = "\$\{params\.N \?: 'n'\}"/,
+    ],
     [
       'a step it does not know',
       "pipeline { agent { docker { image 'x' } } stages { stage('A') { steps { echo 'hi' } } } }",
@@ -129,7 +171,13 @@ describe('the Jenkinsfile on the stack (e2e-jenkins)', () => {
     good = await build(firstBuild, {});
     const text = log(good);
     expect(good.result, text).toBe('SUCCESS');
-    expect(good.stages.map((s) => s.stage)).toEqual(['Build', 'Push', 'Deploy', 'Smoke', 'Verify']);
+    expect(good.stages.map((s) => [s.stage, s.code])).toEqual([
+      ['Build', 0],
+      ['Push', 0],
+      ['Deploy', 0],
+      ['Verify', 0],
+      ['Smoke', 0],
+    ]);
     for (const secret of good.secrets) expect(text).not.toContain(secret);
 
     const digest = output('push.out', 'digest') as string;
@@ -154,11 +202,13 @@ describe('the Jenkinsfile on the stack (e2e-jenkins)', () => {
       expect(p.status.containerStatuses?.[0]?.imageID).toContain(digest);
     }
     expect(output('verify.out', 'status')).toBe('success');
-    expect(good.stages.at(-1)?.output).toContain('verdict: success');
+    expect(good.stages[3]?.output).toContain('verdict: success');
+    // Smoke ran after the verdict, and the Service answered as the new version (--expect-json).
+    expect(output('smoke.out', 'passed')).toBe('true');
     expect(good.post).toEqual([]);
   }, 900_000);
 
-  it('a crashing change fails at Verify with CrashLoopBackOff, is rolled back, and the old version serves', async () => {
+  it('a crashing change fails at Verify with CrashLoopBackOff, is rolled back, skips Smoke, and the old version serves', async () => {
     expect(good?.result, 'the good delivery must pass first').toBe('SUCCESS');
     const broken = await build(firstBuild + 1, { CRASH: '1', ROLLBACK: 'true' });
     const text = log(broken);
@@ -168,11 +218,12 @@ describe('the Jenkinsfile on the stack (e2e-jenkins)', () => {
       ['Build', 0],
       ['Push', 0],
       ['Deploy', 0],
-      ['Smoke', 0],
       ['Verify', 1],
     ]);
     expect(broken.stages.at(-1)?.output).toContain('CrashLoopBackOff');
     expect(output('verify.out', 'reason')).toBe('CrashLoopBackOff');
+    // Smoke did not run: no smoke output in this build's $OUT (Build empties it).
+    expect(existsSync(join(workspace, '.shipline', 'smoke.out'))).toBe(false);
     // post { failure } printed the verdict.
     expect(broken.post.map((s) => s.stage)).toEqual(['post failure']);
     expect(broken.post[0]?.output).toContain('verdict: failed (CrashLoopBackOff)');
@@ -190,9 +241,11 @@ describe('the Jenkinsfile on the stack (e2e-jenkins)', () => {
     const fixed = await build(firstBuild + 2, {});
     const text = log(fixed);
     expect(fixed.result, text).toBe('SUCCESS');
+    expect(fixed.stages.map((s) => s.stage)).toEqual(['Build', 'Push', 'Deploy', 'Verify', 'Smoke']);
     const digest = output('push.out', 'digest') as string;
     const deployed = (await kubectl(['get', 'deployment', 'order-service', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).stdout;
     expect(deployed).toBe(`${image}:build-${firstBuild + 2}@${digest}`);
     expect(output('verify.out', 'status')).toBe('success');
+    expect(output('smoke.out', 'passed')).toBe('true');
   }, 900_000);
 });

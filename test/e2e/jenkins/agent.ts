@@ -49,6 +49,35 @@ export interface BuildRun {
 /** Splits `args` as the plugin does: on whitespace (it does not honour quotes either). */
 const splitArgs = (s: string) => s.split(/\s+/).filter(Boolean);
 
+/**
+ * A build's step environment and the agent's `args`, as Jenkins makes them: its own variables, then
+ * the parameters, then `environment {}`. `params` undefined: a job's first build, which has no
+ * parameters (JENKINS-40574), in `params` nor in the environment.
+ */
+export function buildEnvironment(
+  p: Pipeline,
+  base: { jobName: string; buildNumber: number; workspace: string },
+  params: Record<string, string> | undefined,
+): { env: Record<string, string>; args: string[] } {
+  const { jobName, buildNumber, workspace: ws } = base;
+  const env: Record<string, string> = {
+    JENKINS_URL: 'http://jenkins.invalid/',
+    JOB_NAME: jobName,
+    JOB_BASE_NAME: jobName,
+    BUILD_NUMBER: String(buildNumber),
+    BUILD_ID: String(buildNumber),
+    BUILD_TAG: `jenkins-${jobName}-${buildNumber}`,
+    BUILD_URL: `http://jenkins.invalid/job/${jobName}/${buildNumber}/`,
+    NODE_NAME: 'built-in',
+    EXECUTOR_NUMBER: '0',
+    WORKSPACE: ws,
+    WORKSPACE_TMP: `${ws}@tmp`,
+    ...params,
+  };
+  for (const [name, value] of p.environment) env[name] = interpolate(value, params, env);
+  return { env, args: splitArgs(interpolate(p.args, params, env)) };
+}
+
 export async function runPipeline(p: Pipeline, o: AgentOptions): Promise<BuildRun> {
   const ws = o.workspace;
   const tmp = `${ws}@tmp`;
@@ -56,25 +85,9 @@ export async function runPipeline(p: Pipeline, o: AgentOptions): Promise<BuildRu
   const params: Record<string, string> = {};
   for (const def of p.params) params[def.name] = o.params[def.name] ?? def.defaultValue;
   for (const name of Object.keys(o.params)) if (!(name in params)) throw new Error(`parameter ${name} is not declared in the Jenkinsfile`);
+  const { env, args } = buildEnvironment(p, o, params);
 
-  // What Jenkins puts in every step's environment, then parameters, then `environment {}`.
-  const env: Record<string, string> = {
-    JENKINS_URL: 'http://jenkins.invalid/',
-    JOB_NAME: o.jobName,
-    JOB_BASE_NAME: o.jobName,
-    BUILD_NUMBER: String(o.buildNumber),
-    BUILD_ID: String(o.buildNumber),
-    BUILD_TAG: `jenkins-${o.jobName}-${o.buildNumber}`,
-    BUILD_URL: `http://jenkins.invalid/job/${o.jobName}/${o.buildNumber}/`,
-    NODE_NAME: 'built-in',
-    EXECUTOR_NUMBER: '0',
-    WORKSPACE: ws,
-    WORKSPACE_TMP: tmp,
-    ...params,
-  };
-  for (const [name, value] of p.environment) env[name] = interpolate(value, params, env);
-
-  const runArgs = ['run', '-t', '-d', '-u', `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`, ...splitArgs(interpolate(p.args, params, env))];
+  const runArgs = ['run', '-t', '-d', '-u', `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`, ...args];
   runArgs.push('-w', ws, '-v', `${ws}:${ws}:rw`, '-v', `${tmp}:${tmp}:rw`, o.image, 'cat');
   const container = (await run('docker', runArgs, { env: o.dockerEnv })).stdout.trim();
   const secrets = Object.values(o.credentials).flatMap((c) => [c.password, c.file?.content].filter((v): v is string => !!v));

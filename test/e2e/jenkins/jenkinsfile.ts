@@ -3,7 +3,11 @@
 //   pipeline { agent { docker { image '…'; args "…" } } parameters { string(name:, defaultValue:, description:) … }
 //              environment { NAME = "…" … } options { … } stages { stage('…') { steps { … } } … }
 //              post { failure|always|success { steps } } }
-// where steps are `sh '''…'''` and `withCredentials([usernamePassword(…)|file(…), …]) { steps }`.
+// where steps are `sh '''…'''` and `withCredentials([usernamePassword(…)|file(…), …]) { steps }`,
+// and "…" strings expand only `${env.X}` and `${params.X ?: 'the default of X'}`. The fallback is
+// required and must be the declared default: on a job's first build `params.X` is null (JENKINS-40574),
+// and a parameter an sh step reads as $X must be set in `environment {}` that way, as no parameter
+// is in the environment then either.
 // Anything else is an error naming what and where: a Jenkinsfile this reader silently misread would
 // make the test pass on commands Jenkins never runs.
 
@@ -337,18 +341,56 @@ export function parseJenkinsfile(src: string): Pipeline {
   for (const c of postBlock ? only(postBlock, ['always', 'success', 'failure']) : []) {
     post[c.name as 'always' | 'success' | 'failure'] = steps(c.block ?? [], []);
   }
+  checkParams(params, args, environment, [...stages.flatMap((s) => s.steps), ...Object.values(post).flat()]);
   return { image, args, params, environment, stages, post };
 }
 
+/** `${params.X ?: 'fallback'}` or `${env.X}`, as the reader understands a GString expression. */
+const EXPR = /^(?:params\.([A-Za-z_][A-Za-z0-9_]*)(?:\s*\?:\s*'([^'\\]*)')?|env\.([A-Za-z_][A-Za-z0-9_]*))$/;
+
+function expressions(text: string): string[] {
+  return [...text.matchAll(/\$\{([^}]*)\}/g)].map((m) => (m[1] as string).trim());
+}
+
 /**
- * Expands a GString's `${params.X}` and `${env.X}` as Jenkins would; any other `$` expression is an
- * error (Groovy would evaluate it, this reader cannot).
+ * Every `${params.X}` names a declared parameter and falls back to its default; every parameter an
+ * sh step reads as $X is set in `environment {}` as X = "${params.X ?: 'default'}".
  */
-export function interpolate(text: string, params: Record<string, string>, env: Record<string, string>): string {
+function checkParams(params: Param[], args: string, environment: [string, string][], shSteps: ShStep[]): void {
+  const declared = new Map(params.map((p) => [p.name, p.defaultValue]));
+  const uses: [string, string][] = [['the agent args', args], ...environment.map(([n, v]): [string, string] => [`environment ${n}`, v])];
+  for (const [what, text] of uses) {
+    for (const expr of expressions(text)) {
+      const m = EXPR.exec(expr);
+      if (!m?.[1]) continue; // env.X, or not understood: interpolate says so
+      const def = declared.get(m[1]);
+      if (def === undefined) throw new JenkinsfileError(`Jenkinsfile: ${what} uses params.${m[1]}, which \`parameters\` does not declare`);
+      if (m[2] !== def)
+        throw new JenkinsfileError(
+          `Jenkinsfile: ${what} uses params.${m[1]} ${m[2] === undefined ? 'without a fallback' : `with the fallback '${m[2]}'`}; write \${params.${m[1]} ?: '${def}'} (its default: on a job's first build params.${m[1]} is null, JENKINS-40574)`,
+        );
+    }
+  }
+  for (const [name, def] of declared) {
+    const read = shSteps.some((st) => new RegExp(`\\$(?:${name}\\b|\\{${name}\\})`).test(st.script));
+    const set = environment.find(([n]) => n === name)?.[1];
+    if (read && set !== `\${params.${name} ?: '${def}'}`)
+      throw new JenkinsfileError(
+        `Jenkinsfile: an sh step reads $${name}, but \`environment {}\` does not set ${name} = "\${params.${name} ?: '${def}'}" (on a job's first build no parameter is in the environment, JENKINS-40574)`,
+      );
+  }
+}
+
+/**
+ * Expands a GString's `${params.X ?: 'fallback'}` and `${env.X}` as Jenkins would (Groovy's `?:`
+ * takes the fallback for null and for ''); any other `$` expression is an error (Groovy would
+ * evaluate it, this reader cannot). `params` undefined: a job's first build, when it has none.
+ */
+export function interpolate(text: string, params: Record<string, string> | undefined, env: Record<string, string>): string {
   return text.replace(/\$\{([^}]*)\}|\$/g, (m, expr: string | undefined) => {
-    const ref = expr === undefined ? undefined : /^(params|env)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(expr.trim());
-    if (!ref) throw new JenkinsfileError(`Jenkinsfile: ${JSON.stringify(m)} in a "…" string is not understood (only \${params.X} and \${env.X})`);
-    const value = (ref[1] === 'params' ? params : env)[ref[2] as string];
+    const ref = expr === undefined ? undefined : EXPR.exec(expr.trim());
+    if (!ref) throw new JenkinsfileError(`Jenkinsfile: ${JSON.stringify(m)} in a "…" string is not understood (only \${params.X ?: '…'} and \${env.X})`);
+    const value = ref[1] ? params?.[ref[1]] || ref[2] : env[ref[3] as string];
     if (value === undefined) throw new JenkinsfileError(`Jenkinsfile: ${m} is not defined`);
     return value;
   });
