@@ -31,8 +31,9 @@ const PLACE: Record<ActionName, { stage: string; needs: string[] }> = {
   'docker-build': { stage: 'build', needs: [] },
   'registry-push': { stage: 'build', needs: ['shipline-docker-build'] },
   'k8s-deploy': { stage: 'deploy', needs: ['shipline-registry-push'] },
-  'smoke-test': { stage: 'deploy', needs: ['shipline-k8s-deploy'] },
-  'rollout-verify': { stage: 'deploy', needs: ['shipline-k8s-deploy', 'shipline-smoke-test'] },
+  // The verdict before the smoke test: until the rollout is done the Service routes to the old pods.
+  'rollout-verify': { stage: 'deploy', needs: ['shipline-k8s-deploy'] },
+  'smoke-test': { stage: 'deploy', needs: ['shipline-rollout-verify'] },
 };
 
 /**

@@ -2,9 +2,11 @@
 // (a temp git repository: templates/, the order service, a `.gitlab-ci.yml` including
 // `component: $CI_SERVER_FQDN/shipline/delivery/deliver@$CI_COMMIT_SHA`) whose five jobs run in the
 // runner image with the docker executor on the stack's dockerd. First a good change: every job
-// passes, the pods run exactly the pushed digest, outputs crossed jobs through dotenv reports and
+// passes in the order build → push → deploy → verify → smoke, the pods run exactly the pushed
+// digest, smoke-test saw the new version's answer, outputs crossed jobs through dotenv reports and
 // artifacts. Then a crash-looping change (build arg CRASH=1, rollback on): it fails at the verify
-// job with CrashLoopBackOff and the first version still serves.
+// job with CrashLoopBackOff, the smoke job does not run, and the first version still serves. Last, a
+// good change whose smoke rule fails: verify passes, the smoke job fails the pipeline.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,7 @@ import { type GclRun, runGitlabCiLocal } from './gitlab/run.ts';
 const NS = 'e2e-gitlab';
 const env = withStackEnv();
 const REPO = `${env.SHIPLINE_REGISTRY}/e2e-gitlab/order-service`;
-const JOBS = ['deliver-build', 'deliver-push', 'deliver-deploy', 'deliver-smoke', 'deliver-verify'];
+const JOBS = ['deliver-build', 'deliver-push', 'deliver-deploy', 'deliver-verify', 'deliver-smoke'];
 
 const kubectl = (args: string[]) => execFileSync('kubectl', args, { env, encoding: 'utf8', timeout: 180_000 });
 
@@ -36,7 +38,9 @@ function inputs(version: string, crash: boolean): Record<string, unknown> {
     'create-namespace': true,
     vars: `APP_VERSION=${version}`,
     environment: 'e2e',
-    'smoke-services': `${NS}/order-service:8080/readyz`,
+    // The version in /healthz's answer shows the smoke test reached the new pods, not the old ones.
+    'smoke-services': `${NS}/order-service:8080/healthz`,
+    'expect-json': `$.version = "${version}"`,
     'consecutive-successes': 2,
     'verify-timeout': '3m',
     rollback: true,
@@ -106,7 +110,7 @@ afterAll(() => {
 });
 
 describe('deliver component under gitlab-ci-local', () => {
-  it('delivers the order service: pods run the pushed digest, smoke and verify pass, outputs cross jobs', async () => {
+  it('delivers the order service: pods run the pushed digest, verify then smoke pass on the new version, outputs cross jobs', async () => {
     const version = `gitlab-${Date.now().toString(36)}`;
     const r = await deliver(version, false);
     expect(r.code, r.output.slice(-6000)).toBe(0);
@@ -171,7 +175,7 @@ describe('deliver component under gitlab-ci-local', () => {
     servingVersion = version;
   }, 1_200_000);
 
-  it('a crash-looping change fails at the verify job with CrashLoopBackOff, and the old version still serves', async () => {
+  it('a crash-looping change fails at the verify job with CrashLoopBackOff, smoke does not run, and the old version still serves', async () => {
     expect(servingDigest, 'a good delivery ran first').not.toBe('');
     const r = await deliver(`gitlab-broken-${Date.now().toString(36)}`, true);
     expect(r.code).not.toBe(0);
@@ -179,9 +183,10 @@ describe('deliver component under gitlab-ci-local', () => {
       'deliver-build': 'PASS',
       'deliver-push': 'PASS',
       'deliver-deploy': 'PASS',
-      'deliver-smoke': 'PASS',
       'deliver-verify': 'FAIL',
     });
+    // A failed verdict leaves nothing new to smoke-test: the job that needs verify never started.
+    expect(r.output).not.toMatch(/deliver-smoke\s+starting/);
     const verify = r.dotenv('deliver-verify');
     expect(verify.ROLLOUT_VERIFY_STATUS).toBe('failed');
     expect(verify.ROLLOUT_VERIFY_REASON).toBe('CrashLoopBackOff');
@@ -200,5 +205,24 @@ describe('deliver component under gitlab-ci-local', () => {
       version: string;
     };
     expect(health).toEqual({ status: 'ok', version: servingVersion });
+  }, 1_200_000);
+  it('a smoke failure after a good verdict fails the pipeline at the smoke job, and the new version stays', async () => {
+    const version = `gitlab-smokefail-${Date.now().toString(36)}`;
+    // A good change whose smoke rule no answer meets: the verdict passes, then the smoke test fails.
+    const ci = deliverPipeline({ ...inputs(version, false), 'expect-json': '$.version = "not-the-deployed-version"', 'smoke-deadline': '15s' });
+    const r = await run(ci, 'smoke failure');
+    expect(r.code).not.toBe(0);
+    expect(verdicts(r.output)).toEqual({
+      'deliver-build': 'PASS',
+      'deliver-push': 'PASS',
+      'deliver-deploy': 'PASS',
+      'deliver-verify': 'PASS',
+      'deliver-smoke': 'FAIL',
+    });
+    expect(r.dotenv('deliver-verify').ROLLOUT_VERIFY_STATUS).toBe('success');
+    expect(r.dotenv('deliver-smoke').SMOKE_TEST_PASSED).toBe('false');
+    // No rollback on a smoke failure (that is the smoke gate's job): the verified new version serves.
+    const health = JSON.parse(kubectl(['get', '--raw', `/api/v1/namespaces/${NS}/services/order-service:8080/proxy/healthz`])) as { version: string };
+    expect(health.version).toBe(version);
   }, 1_200_000);
 });

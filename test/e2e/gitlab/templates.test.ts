@@ -2,7 +2,7 @@
 // input a job uses declared (and every declared one used), every CLI flag an input of its action,
 // and each per-action component's inputs equal to its action.yml's (names and defaults).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,45 @@ describe.each(ALL)('%s', (name) => {
   });
 });
 
+describe('deliver-smoke without a smoke target', () => {
+  const { spec, jobs } = docs('deliver.yml');
+  const job = jobs['$[[ inputs.job-prefix ]]-smoke'] as { script: string[]; variables: Record<string, string> };
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** The job's script as GitLab's runner runs it (one shell, stopping at the first failure), with a `shipline` that records its arguments. */
+  function runScript(vars: Record<string, string>): { code: number | null; out: string; calls: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'shipline-smoke-job-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'shipline'), '#!/bin/sh\nprintf "%s\\n" "$@" >> "$(dirname "$0")/calls"\nexit 3\n', { mode: 0o755 });
+    const script = job.script.map((line) => line.replace(/\$\[\[\s*inputs\.([\w-]+)\s*\]\]/g, (_m, k: string) => String(spec[k]?.default)));
+    const env: Record<string, string> = { PATH: `${dir}:${process.env.PATH}` };
+    for (const k of Object.keys(job.variables)) if (k.startsWith('SHIPLINE_IN_')) env[k] = '';
+    const r = spawnSync('sh', ['-e', '-c', script.join('\n')], { env: { ...env, ...vars }, encoding: 'utf8', timeout: 10_000 });
+    const calls = join(dir, 'calls');
+    return { code: r.status, out: `${r.stdout}${r.stderr}`, calls: existsSync(calls) ? readFileSync(calls, 'utf8') : '' };
+  }
+
+  it('passes with a notice and runs no smoke test when smoke-services and smoke-urls are empty', () => {
+    expect(spec['smoke-services']?.default).toBe('');
+    expect(spec['smoke-urls']?.default).toBe('');
+    const r = runScript({});
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/smoke-test skipped: no smoke target .*smoke-services or smoke-urls/);
+    expect(r.calls).toBe('');
+  });
+
+  it('runs the smoke test, and fails with it, when a target is given', () => {
+    const r = runScript({ SHIPLINE_IN_SMOKE_URLS: 'http://127.0.0.1:1/readyz', SHIPLINE_IN_EXPECT_STATUS: '2xx', SHIPLINE_IN_SMOKE_DEADLINE: '60s' });
+    expect(r.code).toBe(3);
+    expect(r.out).not.toMatch(/skipped/);
+    expect(r.calls.split('\n')).toEqual(expect.arrayContaining(['smoke-test', '--url', 'http://127.0.0.1:1/readyz', '--consecutive-successes', '1']));
+    expect(r.calls).not.toContain('--service');
+  });
+});
+
 describe.each(ACTIONS)('component %s and its action.yml', (action) => {
   const { spec, jobs } = docs(`${action}.yml`);
   const meta = readActionMeta(join(repoRoot, 'actions', action, 'action.yml'));
@@ -185,8 +224,8 @@ describe('gitlab-ci-local reads the components (local include, inputs, GitLab JS
       ['deliver-build', []],
       ['deliver-push', ['deliver-build']],
       ['deliver-deploy', ['deliver-push']],
-      ['deliver-smoke', ['deliver-deploy']],
-      ['deliver-verify', ['deliver-deploy', 'deliver-smoke']],
+      ['deliver-verify', ['deliver-deploy']],
+      ['deliver-smoke', ['deliver-verify']],
     ]);
   });
 
