@@ -5,6 +5,7 @@
 // answered 422 like GitHub does and recorded as a violation, so a test fails on it. It can be told
 // to fail the next calls (403, 404, 500, a reset connection, no answer at all) for the failure-policy tests.
 import type http from 'node:http';
+import type { ContextLike } from '../../packages/kit/src/deployments.ts';
 import { type Served, serve } from './servers.ts';
 
 export const STATES = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'] as const;
@@ -32,6 +33,8 @@ export interface FakeGitHub {
   fail(fault: Fault, count?: number, path?: RegExp): void;
   /** Statuses posted to one deployment, in order. */
   statesOf(id: number): string[];
+  /** A run of this fake's repository, as @actions/github's context describes it (log URLs on github.example). */
+  context(over?: Partial<ContextLike>): ContextLike;
   close(): Promise<void>;
 }
 
@@ -232,6 +235,16 @@ export async function fakeGitHub(opts: { token: string; owner?: string; repo?: s
     violations,
     fail: (fault, count = 1, path) => faults.push({ fault, left: count, path }),
     statesOf: (id) => deployments.get(id)?.states ?? [],
+    context: (over = {}) => ({
+      sha: 'a'.repeat(40),
+      ref: 'refs/heads/main',
+      runId: 1,
+      runAttempt: 1,
+      serverUrl: 'https://github.example',
+      apiUrl: (served as Served).url,
+      repo: { owner, repo },
+      ...over,
+    }),
     close: () => (served as Served).close(),
   };
 }

@@ -23,15 +23,7 @@ afterEach(async () => {
   await gh.close();
 });
 
-const context = (): ContextLike => ({
-  sha: 'c'.repeat(40),
-  ref: 'refs/heads/main',
-  runId: 77,
-  runAttempt: 1,
-  serverUrl: 'https://github.example',
-  apiUrl: gh.url,
-  repo: { owner: 'acme', repo: 'shop' },
-});
+const context = (): ContextLike => gh.context({ sha: 'c'.repeat(40), ref: 'refs/heads/main', runId: 77, runAttempt: 1 });
 const LOG_URL = 'https://github.example/acme/shop/actions/runs/77/attempts/1';
 
 const applied: AppliedResource = {

@@ -16,15 +16,7 @@ const TOKEN = 'ghs_rolloutVerifyToken0123456789abcdef';
 let gh: FakeGitHub;
 let id: number;
 
-const context = (): ContextLike => ({
-  sha: 'b'.repeat(40),
-  ref: 'refs/heads/main',
-  runId: 31,
-  runAttempt: 3,
-  serverUrl: 'https://github.example',
-  apiUrl: gh.url,
-  repo: { owner: 'acme', repo: 'shop' },
-});
+const context = (): ContextLike => gh.context({ sha: 'b'.repeat(40), ref: 'refs/heads/main', runId: 31, runAttempt: 3 });
 const LOG_URL = 'https://github.example/acme/shop/actions/runs/31/attempts/3';
 
 beforeEach(async () => {

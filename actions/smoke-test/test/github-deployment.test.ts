@@ -15,15 +15,7 @@ const TOKEN = 'ghs_smokeTestToken0123456789abcdef';
 let gh: FakeGitHub;
 let deploymentId: number;
 
-const context = (): ContextLike => ({
-  sha: 'a'.repeat(40),
-  ref: undefined,
-  runId: 9,
-  runAttempt: undefined,
-  serverUrl: 'https://github.example',
-  apiUrl: gh.url,
-  repo: { owner: 'acme', repo: 'shop' },
-});
+const context = (): ContextLike => gh.context({ sha: 'a'.repeat(40), ref: undefined, runId: 9, runAttempt: undefined });
 
 beforeEach(async () => {
   gh = await fakeGitHub({ token: TOKEN });

@@ -30,29 +30,11 @@ function topHelp(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * The kit's GitLab host with this CLI's dotenv writer (dotenv.ts): values that a dotenv line
- * cannot carry go to a file named in the dotenv instead of being flattened.
- */
-class GitLabCliHost extends GitLabHost {
-  private readonly dotenvPath: string;
-  private readonly action: string;
-
-  constructor(inputs: Map<string, string>, dotenvPath: string, action: string) {
-    super(inputs, write(process.stdout), write(process.stderr), { path: dotenvPath, prefix: `${action}_` });
-    this.dotenvPath = dotenvPath;
-    this.action = action;
-  }
-
-  override async finish(): Promise<void> {
-    // Outputs on stdout as every host prints them (GitLabHost's own finish would also write its dotenv).
-    await CliHost.prototype.finish.call(this);
-    writeDotenv(this.dotenvPath, this.action, this.outputs);
-  }
-}
-
 function hostFor(action: string, inputs: Map<string, string>, env: NodeJS.ProcessEnv): Host {
-  if (env.GITLAB_CI === 'true') return new GitLabCliHost(inputs, env.SHIPLINE_DOTENV || 'shipline.env', action);
+  if (env.GITLAB_CI === 'true') {
+    const dotenv = env.SHIPLINE_DOTENV || 'shipline.env';
+    return new GitLabHost(inputs, write(process.stdout), write(process.stderr), (outputs) => writeDotenv(dotenv, action, outputs));
+  }
   return new CliHost(inputs, write(process.stdout), write(process.stderr));
 }
 

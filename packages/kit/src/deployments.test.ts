@@ -33,16 +33,7 @@ function recordingLog() {
   return { log, lines };
 }
 
-const context = (over: Partial<ContextLike> = {}): ContextLike => ({
-  sha: 'f'.repeat(40),
-  ref: 'refs/heads/main',
-  runId: 4242,
-  runAttempt: 2,
-  serverUrl: 'https://github.example',
-  apiUrl: gh.url,
-  repo: { owner: 'acme', repo: 'shop' },
-  ...over,
-});
+const context = (over: Partial<ContextLike> = {}): ContextLike => gh.context({ sha: 'f'.repeat(40), runId: 4242, runAttempt: 2, ...over });
 
 // No real waits between retries: the schedule's sleep is recorded instead.
 const noSleep = (waits: number[]) => ({ sleep: async (ms: number) => void waits.push(ms), random: () => 0.5 });

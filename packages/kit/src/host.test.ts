@@ -1,15 +1,10 @@
 // The CLI and GitLab hosts: every log line masked and inert (the CLI may itself run inside a GitHub
 // step, whose runner reads its stderr too), outputs written as they are.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseRunnerCommands } from '../../../test/support/runner-commands.ts';
 import { CliHost, GitLabHost } from './host.ts';
 
 const ZWSP = '\u200b';
-const dir = mkdtempSync(join(tmpdir(), 'shipline-host-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli() {
   const out: string[] = [];
@@ -61,20 +56,20 @@ describe('CLI host', () => {
 });
 
 describe('GitLab host', () => {
-  it('writes outputs raw to the dotenv file, lines inert in the log', async () => {
-    const dotenv = join(dir, 'shipline.env');
+  it('hands the outputs raw to its writer (the dotenv), lines inert in the log', async () => {
     const err: string[] = [];
+    const written: [string, string][][] = [];
     const host = new GitLabHost(
       new Map(),
       () => {},
       (t) => err.push(t),
-      { path: dotenv, prefix: 'demo_' },
+      (outputs) => written.push([...outputs]),
     );
     host.mask('gitlab-host-secret-3');
     host.setOutput('token-json', '{"t":"gitlab-host-secret-3"}');
     host.external('##[set-output name=x]gitlab-host-secret-3');
     await host.finish();
-    expect(readFileSync(dotenv, 'utf8')).toBe('DEMO_TOKEN_JSON={"t":"gitlab-host-secret-3"}\n');
+    expect(written).toEqual([[['token-json', '{"t":"gitlab-host-secret-3"}']]]);
     expect(err.join('')).toBe(`#${ZWSP}#[set-output name=x]***\n`);
   });
 });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
 import { EOL } from 'node:os';
 import * as core from '@actions/core';
 import { type Annotation, UserError } from './errors.ts';
@@ -165,17 +164,18 @@ export class CliHost extends BaseHost {
 }
 
 /**
- * GitLab CI: collapsible sections, and outputs also written to a dotenv file that a job publishes
- * with `artifacts:reports:dotenv` (keys like SMOKE_TEST_P50_MS: dotenv names allow no dashes).
+ * GitLab CI: collapsible sections, and the outputs also handed, raw, to `writeOutputs` once the
+ * action is done — the CLI's dotenv writer (packages/cli/src/dotenv.ts) for
+ * `artifacts:reports:dotenv`, which knows GitLab's line and size rules.
  */
 export class GitLabHost extends BaseHost {
   readonly kind = 'gitlab' as const;
   private section = 0;
-  private readonly dotenv: { path: string; prefix: string };
+  private readonly writeOutputs: (outputs: ReadonlyMap<string, string>) => void;
 
-  constructor(inputs: ReadonlyMap<string, string>, out: Write, err: Write, dotenv: { path: string; prefix: string }) {
+  constructor(inputs: ReadonlyMap<string, string>, out: Write, err: Write, writeOutputs: (outputs: ReadonlyMap<string, string>) => void) {
     super(inputs, out, err);
-    this.dotenv = dotenv;
+    this.writeOutputs = writeOutputs;
   }
 
   protected override openGroup(title: string): void {
@@ -195,13 +195,8 @@ export class GitLabHost extends BaseHost {
 
   override async finish(): Promise<void> {
     await super.finish();
-    const lines = [...this.outputs].map(([k, v]) => `${dotenvKey(this.dotenv.prefix, k)}=${v.replace(/\r?\n/g, ' ')}`);
-    if (lines.length) appendFileSync(this.dotenv.path, `${lines.join('\n')}\n`, { mode: 0o644 });
+    this.writeOutputs(this.outputs);
   }
-}
-
-export function dotenvKey(prefix: string, name: string): string {
-  return `${prefix}${name}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
 }
 
 function properties(where: Annotation | undefined): core.AnnotationProperties {

@@ -15,7 +15,7 @@ export {
 export { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.ts';
 export { ActionFailure, type Annotation, flatten, messageOf, UserError } from './errors.ts';
 export { commandLine, type Exec, type ExecOptions, type ExecResult, exec, LineSplitter } from './exec.ts';
-export { CliHost, dotenvKey, GitHubHost, GitLabHost, type Host, type Log, MemoryHost } from './host.ts';
+export { CliHost, GitHubHost, GitLabHost, type Host, type Log, MemoryHost } from './host.ts';
 export { type Input, type InputsOf, maskMode, parseInputs, quote, revealsSecret, type Schema, splitList } from './inputs.ts';
 export { Masker, type MaskMode, runnerMasks, secrets } from './mask.ts';
 export { Pool, type PoolMode, PoolStoppedError, pool, poolSettled } from './pool.ts';
