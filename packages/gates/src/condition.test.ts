@@ -115,3 +115,24 @@ describe('parseGates', () => {
     expect(parseGates('samples: sum(x) > 1')).toEqual([{ name: 'samples', query: 'sum(x)', op: '>', threshold: 1 }]);
   });
 });
+
+describe('min-samples', () => {
+  const text = 'error-rate: sum(rate(errors[1m])) / sum(rate(requests[1m])) < 0.01\n  samples: sum(increase(requests[1m]))';
+  it('gives a samples line without a comparison its minimum', () => {
+    const [g] = parseGates(text, 'metrics', { minSamples: 50 });
+    expect(g?.samples).toBe('sum(increase(requests[1m]))');
+    expect(g?.minSamples).toBe(50);
+  });
+  it('leaves a samples line with its own minimum alone', () => {
+    const [g] = parseGates(`${text} >= 7`, 'metrics', { minSamples: 50 });
+    expect(g?.minSamples).toBe(7);
+  });
+  it('refuses a samples line without a minimum when min-samples is not set', () => {
+    expect(() => parseGates(text)).toThrow(/sets no minimum.*min-samples/);
+  });
+  it('refuses min-samples when no gate can count requests', () => {
+    expect(() => parseGates('latency: histogram_quantile(0.9, rate(h[1m])) < 0.5', 'metrics', { minSamples: 10 })).toThrow(
+      /min-samples.*no gate has a samples line/,
+    );
+  });
+});

@@ -142,7 +142,7 @@ export function parseCondition(line: string, options: { input?: string; lineNo?:
  * Several gates, one per line; blank lines and lines starting with `#` are skipped; an indented
  * `samples: <promql> >= <n>` line belongs to the gate above it.
  */
-export function parseGates(text: string, input = 'metrics'): GateDefinition[] {
+export function parseGates(text: string, input = 'metrics', options: { minSamples?: number; minSamplesInput?: string } = {}): GateDefinition[] {
   const gates: GateDefinition[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -155,7 +155,21 @@ export function parseGates(text: string, input = 'metrics'): GateDefinition[] {
       const gate = gates.at(-1);
       if (!gate) throw new GateSyntaxError(input, lineNo, line, 'a "samples:" line must follow the gate it belongs to');
       if (gate.samples !== undefined) throw new GateSyntaxError(input, lineNo, line, `gate "${gate.name}" already has a samples line`);
-      const c = splitCondition(input, lineNo, line, samples[1] as string);
+      const body = (samples[1] as string).trim();
+      // `samples: <promql>` alone takes its minimum from min-samples.
+      if (!lastTopLevelOperator(body) && !unclosed(body) && body !== '') {
+        if (!options.minSamples)
+          throw new GateSyntaxError(
+            input,
+            lineNo,
+            line,
+            `the samples line sets no minimum: write "samples: <promql> >= <number>" or set \`${options.minSamplesInput ?? 'min-samples'}\``,
+          );
+        gate.samples = body;
+        gate.minSamples = options.minSamples;
+        continue;
+      }
+      const c = splitCondition(input, lineNo, line, body);
       if (c.op !== '>=') throw new GateSyntaxError(input, lineNo, line, `a samples line sets a minimum: write "samples: <promql> >= <number>", not "${c.op}"`);
       if (c.threshold < 0) throw new GateSyntaxError(input, lineNo, line, 'the minimum number of samples cannot be negative');
       gate.samples = c.query;
@@ -168,5 +182,10 @@ export function parseGates(text: string, input = 'metrics'): GateDefinition[] {
     gates.push(gate);
   }
   if (gates.length === 0) throw new UserError('no gate defined', { input, hint: `write one gate per line, e.g. ${EXAMPLE}` });
+  if (options.minSamples && !gates.some((g) => g.samples !== undefined))
+    throw new UserError(`\`${options.minSamplesInput ?? 'min-samples'}\` is set but no gate has a samples line to count requests with`, {
+      input: options.minSamplesInput ?? 'min-samples',
+      hint: 'indent a line "samples: <promql counting requests>" under a gate, e.g. samples: sum(increase(http_requests_total[1m]))',
+    });
   return gates;
 }

@@ -21,6 +21,22 @@ import { sleep as kitSleep } from './kit.ts';
 import { formatLabels, formatValue, type Measurement, measure } from './measure.ts';
 import type { Querier } from './prometheus.ts';
 
+/**
+ * Anything the bake can measure: a PromQL condition (metricGate) or a check of answers (a smoke
+ * gate, built by the action that owns the checks). `condition` ends a passing gate's reason.
+ */
+export interface Gate {
+  name: string;
+  /** What a pass means, e.g. `< 0.01` (shown after the last passing values). */
+  condition: string;
+  measure(at: Date): Promise<Measurement>;
+}
+
+/** A PromQL gate measured against one Prometheus. */
+export function metricGate(prom: Querier, def: GateDefinition): Gate {
+  return { name: def.name, condition: `${def.op} ${def.threshold}`, measure: (at) => measure(prom, def, at) };
+}
+
 export type Verdict = 'passed' | 'failed' | 'inconclusive';
 
 export interface BakeOptions {
@@ -54,7 +70,7 @@ export interface BakeVerdict {
 }
 
 interface Running {
-  def: GateDefinition;
+  def: Gate;
   counts: GateVerdict['counts'];
   consecutiveErrors: number;
   measurements: Measurement[];
@@ -92,10 +108,19 @@ function atEnd(g: Running): { verdict: Verdict; reason: string } {
     return { verdict: 'inconclusive', reason: `no measurement passed${lastM ? `; last: ${lastM.outcome}: ${lastM.reason}` : ''}` };
   }
   const values = last.values.map((v) => `${formatValue(v.value)}${Object.keys(v.labels).length ? ` for ${formatLabels(v.labels)}` : ''}`).join('; ');
-  return { verdict: 'passed', reason: `${passes.length} of ${g.measurements.length} measurement(s) passed; last ${values} ${g.def.op} ${g.def.threshold}` };
+  return { verdict: 'passed', reason: `${passes.length} of ${g.measurements.length} measurement(s) passed; last ${values} ${g.def.condition}`.trimEnd() };
 }
 
-export async function bake(prom: Querier, gates: readonly GateDefinition[], options: BakeOptions): Promise<BakeVerdict> {
+/** The bake of PromQL gates against one Prometheus. */
+export function bake(prom: Querier, defs: readonly GateDefinition[], options: BakeOptions): Promise<BakeVerdict> {
+  return bakeGates(
+    defs.map((d) => metricGate(prom, d)),
+    options,
+  );
+}
+
+/** The bake of any gates (metric and smoke gates together). */
+export async function bakeGates(gates: readonly Gate[], options: BakeOptions): Promise<BakeVerdict> {
   const limits = {
     failure: checkLimit('failure-limit', options.failureLimit ?? 0),
     inconclusive: checkLimit('inconclusive-limit', options.inconclusiveLimit ?? 0),
@@ -117,7 +142,7 @@ export async function bake(prom: Querier, gates: readonly GateDefinition[], opti
     if (wait > 0) await sleep(wait);
     const at = new Date(now());
     const active = running.filter((g) => !g.ended);
-    const results = await Promise.all(active.map((g) => measure(prom, g.def, at)));
+    const results = await Promise.all(active.map((g) => g.def.measure(at)));
     for (const [i, m] of results.entries()) {
       record(active[i] as Running, m, limits);
       options.onMeasurement?.(m);

@@ -1,7 +1,7 @@
 // Metric gates for progressive delivery: PromQL conditions measured against Prometheus during a
-// bake, with Argo Rollouts-style limits. Not wired into an action yet (issue 13).
+// bake, with Argo Rollouts-style limits; rollout-verify's gates.
 export { compare, type GateDefinition, GateSyntaxError, lastTopLevelOperator, OPERATORS, type Operator, parseCondition, parseGates } from './condition.ts';
-export { type BakeOptions, type BakeVerdict, bake, type GateVerdict, type Verdict } from './gate.ts';
+export { type BakeOptions, type BakeVerdict, bake, bakeGates, type Gate, type GateVerdict, metricGate, type Verdict } from './gate.ts';
 export { formatLabels, formatValue, type JsonNumber, jsonNumber, type Measurement, measure, type ObservedValue, type Outcome } from './measure.ts';
 export {
   type Labels,
@@ -16,3 +16,20 @@ export {
   type Querier,
   type QueryResult,
 } from './prometheus.ts';
+export {
+  DELIVERY_JOB,
+  DELIVERY_METRICS,
+  DELIVERY_VERDICTS,
+  type DeliveryRecord,
+  type DeliveryVerdict,
+  deliveryExposition,
+  deliveryProblems,
+  escapeLabelValue,
+  groupingPath,
+  groupingSegment,
+  type PushgatewayAuth,
+  PushgatewayError,
+  type PushgatewayErrorKind,
+  type PushOptions,
+  pushDelivery,
+} from './pushgateway.ts';

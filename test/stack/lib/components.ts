@@ -1,6 +1,6 @@
 // The services of the stack: how each starts, how its health is checked, how it is stopped.
 // Every start is idempotent: a live daemon that we started and that answers is left alone.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CFG } from './config.ts';
 import { httpGet, isStatus } from './http.ts';
@@ -19,6 +19,7 @@ import {
   REGISTRY_B,
   RUN,
   SOCK_DIR,
+  STACK_DIR,
   VERSIONS,
 } from './paths.ts';
 import type { Pki } from './pki.ts';
@@ -167,6 +168,27 @@ export function components(pki: Pki): Component[] {
         `--web.listen-address=127.0.0.1:${PORTS.prometheus}`,
         '--web.enable-lifecycle',
         '--storage.tsdb.retention.time=2d',
+      ],
+    }),
+  };
+
+  const pushgateway: Component = {
+    name: 'pushgateway',
+    version: () => debVersion('prometheus-pushgateway'),
+    timeoutS: 30,
+    healthy: safe(() => isStatus(`http://127.0.0.1:${PORTS.pushgateway}/-/ready`, 200)),
+    prepare: async () => {
+      mkdirSync(join(DATA, 'pushgateway'), { recursive: true });
+    },
+    spec: () => ({
+      name: 'pushgateway',
+      exe: '/usr/bin/prometheus-pushgateway',
+      args: [
+        `--web.listen-address=127.0.0.1:${PORTS.pushgateway}`,
+        // Pushed groups survive a restart of the stack, as they would a gateway's restart in production.
+        `--persistence.file=${join(DATA, 'pushgateway', 'metrics.data')}`,
+        '--persistence.interval=30s',
+        '--log.level=warn',
       ],
     }),
   };
@@ -350,7 +372,35 @@ export function components(pki: Pki): Component[] {
     }),
   };
 
-  return [dockerd, registryA, registryB, prometheus, etcd, containerd, apiserver, controllerManager, scheduler, kubelet, kubeProxy];
+  const heartbeat = join(RUN, 'pod-targets.heartbeat');
+  const podTargets: Component = {
+    name: 'pod-targets',
+    version: async () => `lib/pod-targets.ts (Node ${process.versions.node})`,
+    timeoutS: 30,
+    // Fresh means the API server answered one of its polls (every 2 s) within the last 10 s.
+    healthy: safe(async () => Date.now() - statSync(heartbeat).mtimeMs < 10_000),
+    spec: () => ({
+      name: 'pod-targets',
+      exe: process.execPath,
+      args: [
+        join(STACK_DIR, 'lib', 'pod-targets.ts'),
+        '--server',
+        apiserverURL,
+        '--ca',
+        pki.ca.cert,
+        '--cert',
+        pki.admin.cert,
+        '--key',
+        pki.admin.key,
+        '--out',
+        CFG.podTargets,
+        '--heartbeat',
+        heartbeat,
+      ],
+    }),
+  };
+
+  return [dockerd, registryA, registryB, prometheus, pushgateway, etcd, containerd, apiserver, controllerManager, scheduler, kubelet, kubeProxy, podTargets];
 }
 
 /** Starts `c` unless our own instance is alive; waits for health and fails with its log tail. */

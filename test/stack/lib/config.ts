@@ -45,6 +45,9 @@ export const CFG = {
   htpasswd: join(CONFIG, 'registry-b.htpasswd'),
   registryPassword: join(CONFIG, 'registry-b.password'),
   prometheus: join(CONFIG, 'prometheus.yml'),
+  prometheusTargets: join(CONFIG, 'prometheus-targets'),
+  /** Written by the pod-targets component (lib/pod-targets.ts). */
+  podTargets: join(CONFIG, 'prometheus-targets', 'pods.json'),
 };
 
 /** Registry B's password: generated once per checkout, kept 0600. */
@@ -56,7 +59,8 @@ export function registryPassword(): string {
   return readFileSync(CFG.registryPassword, 'utf8').trim();
 }
 
-/** Every service's configuration, one component at a time (see each writer). */
+/** Every service's configuration, one component at a time (see each writer). A running Prometheus
+ * picks up a changed prometheus.yml when `up` reloads it. */
 export async function writeConfigs(pki: Pki): Promise<void> {
   writeKubeconfigs(pki);
   writeSchedulerConfig();
@@ -322,9 +326,9 @@ auth:
   }
 }
 
-/** Prometheus: itself, and file_sd targets dropped into .stack/config/prometheus-targets/. */
+/** Prometheus: itself, the Pushgateway, and file_sd targets in .stack/config/prometheus-targets/. */
 function writePrometheusConfig(): void {
-  mkdirSync(join(CONFIG, 'prometheus-targets'), { recursive: true });
+  mkdirSync(CFG.prometheusTargets, { recursive: true });
   writeIfChanged(
     CFG.prometheus,
     `global:
@@ -334,11 +338,17 @@ scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ['127.0.0.1:${PORTS.prometheus}']
+  # Pushed groups keep their own job and grouping labels (job="shipline", service, environment).
+  - job_name: pushgateway
+    honor_labels: true
+    static_configs:
+      - targets: ['127.0.0.1:${PORTS.pushgateway}']
   # Debian's Prometheus is built without Kubernetes service discovery: whoever needs a target
-  # scraped (e.g. a pod IP) drops a file_sd JSON file into .stack/config/prometheus-targets/.
+  # scraped (e.g. a pod IP) drops a file_sd JSON file into .stack/config/prometheus-targets/;
+  # the pod-targets component keeps pods.json there for annotated pods.
   - job_name: file-targets
     file_sd_configs:
-      - files: ['${join(CONFIG, 'prometheus-targets')}/*.json']
+      - files: ['${CFG.prometheusTargets}/*.json']
         refresh_interval: 5s
 `,
   );

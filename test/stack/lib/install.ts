@@ -12,6 +12,7 @@ export const APT_PACKAGES = [
   'docker-registry',
   'containernetworking-plugins',
   'prometheus',
+  'prometheus-pushgateway',
   'skopeo',
   'openssl',
   'apache2-utils',

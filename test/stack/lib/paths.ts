@@ -91,6 +91,7 @@ export const PORTS = {
   registryA: 5000,
   registryB: 5001,
   prometheus: 9090,
+  pushgateway: 9091,
   etcdClient: 2379,
   etcdPeer: 2380,
   apiserver: 6443,

@@ -1,9 +1,10 @@
 // up / down / status / env of the local stack, as functions (the CLI and the vitest global
 // setup both call these).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { apiGet, type Component, components, ensureRunning } from './components.ts';
 import { CFG, registryPassword, writeConfigs } from './config.ts';
+import { httpGet } from './http.ts';
 import { ensureImages } from './images.ts';
 import { BUILDX_PLUGIN, ensureGoBinaries, ensurePackages } from './install.ts';
 import {
@@ -47,6 +48,22 @@ async function prepare(log: Log): Promise<Pki> {
   return pki;
 }
 
+/**
+ * A Prometheus that was already running keeps its old scrape jobs until told. When its
+ * configuration file is newer than what it last loaded (or that load failed), reload it in place
+ * through its lifecycle API rather than restart it: other users of the stack lose no data or time.
+ */
+async function reloadPrometheusIfStale(log: Log): Promise<void> {
+  const base = `http://127.0.0.1:${PORTS.prometheus}`;
+  const info = await httpGet(`${base}/api/v1/status/runtimeinfo`);
+  const data = (JSON.parse(info.body) as { data?: { lastConfigTime?: string; reloadConfigSuccess?: boolean } }).data;
+  const loaded = Date.parse(data?.lastConfigTime ?? '');
+  if (data?.reloadConfigSuccess === true && loaded >= Math.floor(statSync(CFG.prometheus).mtimeMs / 1000) * 1000) return;
+  const r = await httpGet(`${base}/-/reload`, { method: 'POST', timeoutMs: 30_000 });
+  if (r.status !== 200) throw new Error(`Prometheus refused to reload ${CFG.prometheus}: HTTP ${r.status}: ${r.body.trim().slice(0, 300)}`);
+  log('reloaded prometheus (its configuration changed)');
+}
+
 /** Ready, and (when `since` is given) reported by a kubelet heartbeat after `since`: after a
  * `down`, the node object still says Ready until the controller-manager notices. */
 async function nodeReady(pki: Pki, since?: number): Promise<boolean> {
@@ -77,10 +94,11 @@ export async function up(log: Log = defaultLog): Promise<UpResult> {
   // A stack that was stopped by an older `down` (or a crash) may have left pod networks behind.
   if (alivePid('kubelet') === undefined) await removeLeftoverPods(log);
   // Independent services first, in parallel; then the control plane in dependency order.
-  await Promise.all(['dockerd', 'registry-a', 'registry-b', 'prometheus', 'etcd', 'containerd'].map(start));
+  await Promise.all(['dockerd', 'registry-a', 'registry-b', 'prometheus', 'pushgateway', 'etcd', 'containerd'].map(start));
+  await reloadPrometheusIfStale(log);
   // Images before the kubelet: its first pod needs the pause image in registry A.
   await Promise.all([ensureImages(log), start('kube-apiserver')]);
-  await Promise.all(['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'].map(start));
+  await Promise.all(['kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'pod-targets'].map(start));
   await waitFor(`node ${NODE_NAME} to be Ready`, () => nodeReady(pki, started.get('kubelet')), 120_000, 500).catch((err: Error) => {
     throw new Error(`${err.message}\n--- kubelet log ---\n${tailLog('kubelet', 40)}`);
   });
@@ -259,6 +277,7 @@ export function stackEnv(): Record<string, string> {
     SHIPLINE_REGISTRY_USER: REGISTRY_USER,
     SHIPLINE_REGISTRY_PASSWORD: registryPassword(),
     PROMETHEUS_URL: `http://127.0.0.1:${PORTS.prometheus}`,
+    PUSHGATEWAY_URL: `http://127.0.0.1:${PORTS.pushgateway}`,
     SHIPLINE_NODE_IMAGE: IMAGES.node,
   };
 }
