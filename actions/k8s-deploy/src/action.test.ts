@@ -7,6 +7,8 @@ import { schema } from './inputs.ts';
 import type { DeployOutcome } from './run.ts';
 
 const base: DeployOutcome = {
+  strategy: 'rolling',
+  action: 'deploy',
   dryRun: false,
   server: 'https://127.0.0.1:6443',
   context: 'ci',

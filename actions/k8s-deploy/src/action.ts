@@ -1,10 +1,10 @@
 // k8s-deploy's adapter: the only file that reads the environment, builds the real clients (the
 // kubeconfig session and API client, kubectl for kustomizations) and maps the kube package's
 // errors onto this action's inputs and hints. The logic is run.ts; outputs and summary are here.
-import { type ActionDefinition, type Log, type RunContext, Summary, UserError, untrusted } from '@shipline/kit';
+import { type ActionDefinition, ActionFailure, type Log, type RunContext, Summary, UserError, untrusted } from '@shipline/kit';
 import type { ContextLike, DeploymentsClient } from '@shipline/kit/deployments';
 import { urlSecrets } from '@shipline/kit/redact-url';
-import type { AppliedResource, ApplyRemedy, Provenance } from '@shipline/kube';
+import type { AppliedResource, ApplyRemedy, PromoteResult, Provenance } from '@shipline/kube';
 import { openDeployments } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
@@ -20,11 +20,27 @@ export const k8sDeploy: ActionDefinition<typeof schema, DeployOutcome> = {
   validate,
   run: (inputs: Inputs, ctx) => runWithCluster(inputs, ctx),
   outputs: (r) => ({
-    resources: JSON.stringify(r.resources.map(output)),
+    resources: JSON.stringify([...r.resources.map(output), ...(r.promoted ?? []).map(promotedOutput)]),
     pruned: JSON.stringify(r.pruned.map(output)),
     namespace: r.namespace,
     changed: String([...r.resources, ...r.pruned].some((x) => x.action !== 'unchanged')),
     'deployment-id': r.deploymentId === undefined ? '' : String(r.deploymentId),
+    strategy: r.strategy,
+    canary: (r.releases ?? [])
+      .filter((x) => x.strategy === 'canary')
+      .map((x) => `${x.namespace}/${x.workload}`)
+      .join('\n'),
+    'preview-service': (r.releases ?? [])
+      .filter((x) => x.preview)
+      .map((x) => `${x.namespace}/${x.preview}${x.previewPort ? `:${x.previewPort}` : ''}`)
+      .join('\n'),
+    releases: JSON.stringify(r.releases ?? r.promoted ?? r.rejected ?? []),
+    'release-id': (r.releases ?? [])
+      .map((x) => x.release)
+      .filter(Boolean)
+      .join('\n'),
+    // When the deploy began: rollout-verify's delivery metrics count the deploy's duration from it.
+    'started-at': new Date(Date.now() - r.durationMs).toISOString(),
   }),
   summary,
   failure: (r) => (r.failure ? failureText(r.failure) : waitFailure(r.wait)),
@@ -45,12 +61,25 @@ function output(r: AppliedResource) {
   return o;
 }
 
+/** A promoted stable workload, for rollout-verify after a promote. */
+function promotedOutput(p: PromoteResult) {
+  return { apiVersion: 'apps/v1', kind: 'Deployment', namespace: p.namespace, name: p.workload, uid: null, generation: null, action: 'configured' };
+}
+
 /** A table cell of the cluster's (or the manifests') text: masked, one line, inert. */
 const cellOf = (text: unknown, max = 500) => untrusted(text, { max, oneLine: true });
 
 function summary(r: DeployOutcome): Summary {
   const s = new Summary();
-  const title = r.failure ? 'k8s-deploy failed ❌' : r.dryRun ? 'k8s-deploy dry-run (nothing changed)' : 'k8s-deploy applied ✅';
+  const title = r.failure
+    ? 'k8s-deploy failed ❌'
+    : r.action === 'promote'
+      ? `k8s-deploy promoted (${r.strategy}) ✅`
+      : r.action === 'reject'
+        ? `k8s-deploy rejected (${r.strategy}) ✅`
+        : r.dryRun
+          ? 'k8s-deploy dry-run (nothing changed)'
+          : 'k8s-deploy applied ✅';
   s.heading(title).paragraph(
     `Cluster \`${cellOf(r.server)}\` (context \`${cellOf(r.context)}\`), default namespace \`${cellOf(r.namespace)}\`, ${(r.durationMs / 1000).toFixed(1)} s.`,
   );
@@ -73,6 +102,7 @@ function summary(r: DeployOutcome): Summary {
     x.revision ? cellOf(`${x.revision.before ?? '—'} → ${x.revision.after ?? (r.dryRun ? '?' : '—')}`) : '',
   ]);
   if (rows.length) s.table(['Kind', 'Namespace', 'Name', 'Result', 'Revision'], rows);
+  progressiveSummary(s, r);
   if (r.wait) waitSummary(s, r.wait);
   if (r.images.length)
     s.heading('Images', 4).table(
@@ -85,6 +115,25 @@ function summary(r: DeployOutcome): Summary {
     if (diffs.length) s.details(`Diff of ${diffs.length} object(s)`, diffs.join('\n'));
   }
   return s;
+}
+
+function progressiveSummary(s: Summary, r: DeployOutcome): void {
+  if (r.releases?.length) {
+    s.heading(`Releases (${r.strategy})`, 4).table(
+      ['Namespace', 'Stable', 'New', 'Preview'],
+      r.releases.map((x) => [cellOf(x.namespace), cellOf(x.app), cellOf(x.workload), cellOf(x.preview ?? '')]),
+    );
+    s.paragraph(
+      `Promote or reject with \`action: promote\` / \`action: reject\` and \`strategy: ${r.strategy}\` (any later run: the state is on the objects).`,
+    );
+  }
+  if (r.kept?.length) s.details(`${r.kept.length} existing object(s) left as they are`, r.kept.map((k) => cellOf(k)).join('\n'));
+  const done = r.promoted ?? r.rejected;
+  if (done)
+    s.heading(r.promoted ? 'Promoted' : 'Rejected', 4).table(
+      ['Namespace', 'Workload', 'Result'],
+      done.length ? done.map((x) => [cellOf(x.namespace), cellOf('app' in x ? x.app : x.workload), cellOf(x.message, 1000)]) : [['', '', 'nothing to do']],
+    );
 }
 
 function provenanceFromEnv(env: NodeJS.ProcessEnv): Provenance {
@@ -122,6 +171,7 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<DeployOu
       loadManifests: (sources, vars) => kube.loadManifests(sources, { cwd, vars, kustomize: kubectl && ((dir) => kubectl.kustomize({ dir })) }),
       provenance: provenanceFromEnv(env),
       now: () => performance.now(),
+      signal: ctx.signal,
       deployments,
     });
   } catch (e) {
@@ -131,8 +181,8 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<DeployOu
 
 /** A GitHub deployment is recorded for a real apply to a named environment, with a token. */
 export function deploymentsFor(inputs: Inputs, log: Log, context?: ContextLike): Promise<DeploymentsClient | undefined> {
-  if (inputs.environment === undefined || inputs['dry-run']) {
-    log.debug(`GitHub Deployments: off (${inputs['dry-run'] ? 'dry-run' : 'no `environment`'})`);
+  if (inputs.environment === undefined || inputs['dry-run'] || inputs.action !== 'deploy') {
+    log.debug(`GitHub Deployments: off (${inputs['dry-run'] ? 'dry-run' : inputs.action !== 'deploy' ? `action ${inputs.action}` : 'no `environment`'})`);
     return Promise.resolve(undefined);
   }
   return openDeployments(inputs['github-token'], log, context);
@@ -150,10 +200,14 @@ function openCluster(kube: Kube, choice: KubeconfigChoice, env: NodeJS.ProcessEn
     connect: async ({ concurrency, requestTimeoutMs }) => {
       const conn = await kube.connectionOf(access);
       const { waitForRollout } = await import('./wait.ts');
+      const release = await import('./release.ts');
       const client = new kube.KubeClient(conn, { maxSockets: concurrency, timeoutMs: requestTimeoutMs, proxyEnv: env });
       return {
         secrets: [...Object.values(conn.headers).map((v) => v.replace(/^(Bearer|Basic) /, '')), ...(conn.proxyUrl ? urlSecrets(conn.proxyUrl) : [])],
         deploy: (manifests, options) => kube.deploy(client, manifests, options),
+        deployProgressive: (manifests, options) => kube.deployProgressive(client, manifests, options),
+        promote: (request) => release.promote(client, request),
+        reject: (request) => release.reject(client, request),
         wait: (resources, timeoutMs, log) => waitForRollout(client, resources, timeoutMs, log),
         close: () => client.close(),
       };
@@ -167,8 +221,27 @@ export function toUserError(e: unknown, inputs: Inputs, kube: Kube): unknown {
   if (e instanceof kube.ManifestSourceError || e instanceof kube.ManifestError) return new UserError(e.message, { input: 'manifests', hint: e.hint });
   if (e instanceof kube.ImageRefError) return new UserError(e.message, { input: 'images', hint: e.hint });
   if (e instanceof kube.KubeconfigError) return new UserError(e.message, kubeconfigInputFor(e, inputs));
+  if (e instanceof kube.ProgressiveError) return progressiveError(e);
   if (e instanceof kube.KubeError) return new UserError(e.message, { hint: e.hint });
   return e;
+}
+
+/**
+ * A progressive step that cannot start is the user's to fix (the input to change named); one that
+ * ran and found the workload unhealthy is the action's failure.
+ */
+function progressiveError(e: InstanceType<Kube['ProgressiveError']>): Error {
+  const input: Partial<Record<typeof e.problem, string>> = {
+    'no-stable': 'strategy',
+    'unsupported-kind': 'manifests',
+    'no-service': 'strategy',
+    'service-mismatch': 'strategy',
+    'stable-not-ready': 'strategy',
+    'nothing-to-promote': 'action',
+  };
+  const name = input[e.problem];
+  if (name) return new UserError(e.message, { input: name, hint: e.hint });
+  return new ActionFailure(e.hint ? `${e.message} — ${e.hint}` : e.message);
 }
 
 // Refusals this action's users fix through one of its inputs: the hint names it.

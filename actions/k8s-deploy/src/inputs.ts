@@ -1,4 +1,6 @@
 import { type InputsOf, input, splitList, UserError } from '@shipline/kit';
+// Types only: the kube package (and its Kubernetes client) loads after the inputs are valid.
+import type { CanaryReplicas } from '@shipline/kube';
 import { InvalidReferenceError, parseReference } from '@shipline/oci';
 import { environment, environmentUrl, githubToken } from '../../shared/src/deployment-inputs.ts';
 
@@ -46,8 +48,31 @@ const variable = input.custom<[string, string]>('KEY=VALUE line', (raw, fail) =>
   return [key, raw.slice(i + 1)];
 });
 
+/** Parses `2` or `20%`; undefined when it is neither (or is zero). */
+export function parseCanaryReplicas(text: string): CanaryReplicas | undefined {
+  const t = text.trim();
+  const pct = /^(\d{1,3}(?:\.\d+)?)%$/.exec(t);
+  if (pct) {
+    const p = Number(pct[1]);
+    return p > 0 && p <= 100 ? { percent: p } : undefined;
+  }
+  return /^\d{1,5}$/.test(t) && Number(t) >= 1 ? { count: Number(t) } : undefined;
+}
+
+/** `2` pods, or `20%` of the live stable's replicas (rounded up, at least one pod). */
+const canaryReplicas = input.custom<CanaryReplicas>('pod count or percentage', (raw, fail) => {
+  const parsed = parseCanaryReplicas(raw);
+  if (!parsed)
+    return fail(
+      `${input.quote(raw)} is neither a pod count nor a percentage`,
+      'write a whole number of pods (e.g. 1) or a percentage of the stable replicas (e.g. 20%)',
+    );
+  return parsed;
+});
+
 export const schema = {
-  manifests: input.list(input.string(), { required: true, min: 1 }),
+  // Required for `action: deploy` (see validate); promote and reject can find their releases alone.
+  manifests: input.list(input.string()),
   images: imageRefs,
   vars: input.list(variable, { commas: false }),
   namespace: input.string({ pattern: DNS_LABEL, patternHint: 'a namespace is a lowercase DNS label: letters, digits and -, at most 63' }),
@@ -68,6 +93,10 @@ export const schema = {
   'request-timeout': input.duration({ default: '30s', min: 1000, max: 600_000 }),
   wait: input.boolean({ default: 'false' }),
   timeout: input.duration({ default: '5m', min: 1000, max: 24 * 3_600_000 }),
+  strategy: input.enumOf(['rolling', 'canary', 'blue-green'], { default: 'rolling' }),
+  action: input.enumOf(['deploy', 'promote', 'reject'], { default: 'deploy' }),
+  'canary-replicas': canaryReplicas,
+  'scale-down-delay': input.duration({ min: 0, max: 3_600_000 }),
   'github-token': githubToken,
   environment,
   'environment-url': environmentUrl,
@@ -77,6 +106,7 @@ export type Inputs = InputsOf<typeof schema>;
 
 /** Rules across inputs; each names the input to change. */
 export function validate(i: Inputs): void {
+  validateStrategy(i);
   if (i.kubeconfig !== undefined && i['kubeconfig-path'] !== undefined) {
     throw new UserError('both `kubeconfig` and `kubeconfig-path` are set', {
       input: 'kubeconfig-path',
@@ -120,6 +150,43 @@ export function validate(i: Inputs): void {
     throw new UserError('registry credentials are given without `image-pull-secret`', {
       input: 'image-pull-secret',
       hint: 'name the Secret to create with `image-pull-secret`, or drop the credentials',
+    });
+  }
+}
+
+/** The strategy and action inputs, against each other and the rest. */
+function validateStrategy(i: Inputs): void {
+  const progressive = i.strategy !== 'rolling';
+  if (i.action === 'deploy' && i.manifests.length === 0)
+    throw new UserError('is required', { input: 'manifests', hint: 'set `manifests` (files, directories or globs of YAML manifests)' });
+  if (i.action !== 'deploy' && !progressive)
+    throw new UserError(`\`action: ${i.action}\` needs a progressive strategy`, {
+      input: 'strategy',
+      hint: `set \`strategy: canary\` or \`strategy: blue-green\` (the one the release was deployed with); a rolling deploy has nothing to ${i.action}`,
+    });
+  if (i['canary-replicas'] !== undefined && i.strategy !== 'canary')
+    throw new UserError(`\`canary-replicas\` is set but the strategy is ${i.strategy}`, {
+      input: 'canary-replicas',
+      hint: 'set `strategy: canary`, or drop `canary-replicas`',
+    });
+  if (i['scale-down-delay'] !== undefined && i.strategy !== 'blue-green')
+    throw new UserError(`\`scale-down-delay\` is set but the strategy is ${i.strategy}`, {
+      input: 'scale-down-delay',
+      hint: 'set `strategy: blue-green`, or drop `scale-down-delay`',
+    });
+  if (progressive && i.prune)
+    throw new UserError(`\`prune\` cannot be used with strategy ${i.strategy}`, {
+      input: 'prune',
+      hint: 'a canary or blue-green deploy does not hold the stable objects, which prune would delete; prune in a rolling deploy',
+    });
+  if (i.action === 'deploy') return;
+  // promote and reject act on what a deploy applied: nothing of these reaches them.
+  for (const name of ['images', 'image-pull-secret', 'dry-run'] as const) {
+    const v = i[name];
+    if (v === undefined || v === false || (Array.isArray(v) && v.length === 0)) continue;
+    throw new UserError(`\`${name}\` has no effect with \`action: ${i.action}\``, {
+      input: name,
+      hint: `${i.action} uses the objects the deploy created (images already pinned); drop \`${name}\``,
     });
   }
 }

@@ -85,6 +85,15 @@ function world(opts: {
       if (!opts.wait) throw new Error('wait not expected');
       return opts.wait();
     },
+    deployProgressive: async () => {
+      throw new Error('a progressive deploy not expected');
+    },
+    promote: async () => {
+      throw new Error('promote not expected');
+    },
+    reject: async () => {
+      throw new Error('reject not expected');
+    },
     close: () => events.push('close cluster'),
   };
   const session: ClusterSession = {

@@ -18,8 +18,14 @@ import {
   type ImageChange,
   isWorkload,
   type Manifest,
+  type ProgressiveDeployOptions,
+  type ProgressiveDeployResult,
+  type PromoteResult,
   type Provenance,
   planImages,
+  type RejectResult,
+  type Release,
+  type Strategy,
   secretValuesOf,
   substituteImages,
   type VerifyResult,
@@ -54,9 +60,26 @@ export interface DeployCluster {
   /** Credentials the connection sends (header values, proxy userinfo): masked before any request. */
   secrets: string[];
   deploy(manifests: Manifest[], options: DeployOptions): Promise<DeployResult>;
+  /** `strategy: canary | blue-green`, `action: deploy`. */
+  deployProgressive(manifests: Manifest[], options: ProgressiveDeployOptions): Promise<ProgressiveDeployResult>;
+  promote(request: ReleaseRequest & { scaleDownDelayMs: number; force: boolean }): Promise<PromoteResult[]>;
+  reject(request: ReleaseRequest): Promise<RejectResult[]>;
   /** With `wait: true`: the status engine's verdict on the applied objects. */
   wait(resources: AppliedResource[], timeoutMs: number, log: Log): Promise<VerifyResult>;
   close(): void;
+}
+
+/** Which releases a promote or reject acts on. */
+export interface ReleaseRequest {
+  strategy: Strategy;
+  namespace: string;
+  /** The manifests' Deployments; undefined: every release of the strategy in `namespace`. */
+  apps: { namespace: string; name: string }[] | undefined;
+  timeoutMs: number;
+  /** After a switch back, how long the rejected colour keeps running. */
+  drainMs: number;
+  log: (line: string) => void;
+  signal?: AbortSignal | undefined;
 }
 
 export interface Deps {
@@ -68,6 +91,8 @@ export interface Deps {
   loadManifests(sources: readonly string[], vars: Readonly<Record<string, string>>): Promise<Manifest[]>;
   provenance: Provenance;
   now(): number;
+  /** The runner cancelled the step: progressive waits (scale-down delay, verification) end. */
+  signal?: AbortSignal | undefined;
   /** GitHub Deployments (`github-token` and `environment` given); undefined: none is recorded. */
   deployments?: DeploymentsClient | undefined;
 }
@@ -100,7 +125,17 @@ export interface DeployOutcome {
   wait?: VerifyResult;
   /** The GitHub deployment recorded for `environment`; undefined when off or it could not be recorded. */
   deploymentId?: number | undefined;
+  strategy: Strategy | 'rolling';
+  action: 'deploy' | 'promote' | 'reject';
+  /** Canary / blue-green deploy: the releases started. */
+  releases?: Release[];
+  /** Canary / blue-green deploy: objects of the manifests that existed and were left as they are. */
+  kept?: string[];
+  promoted?: PromoteResult[];
+  rejected?: RejectResult[];
 }
+
+const DEFAULT_SCALE_DOWN_DELAY_MS = 30_000;
 
 export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
   const started = deps.now();
@@ -113,6 +148,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
     for (const s of session.secrets) deps.mask(s);
     const namespace = inputs.namespace ?? session.namespace ?? 'default';
     deps.log.info(`cluster ${redactUrl(session.server)} (context ${session.context}, from ${session.origin}); default namespace ${namespace}`);
+    if (inputs.action !== 'deploy') return await release(inputs, deps, session, namespace, started);
     const manifests = await deps.log.group('Load manifests', () => load(inputs, deps));
     const objects = manifests.map((m) => m.object);
     // Secret manifests' values are masked before anything is sent or printed (an admission
@@ -146,18 +182,31 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         autoInactive: state === 'success' ? true : undefined,
       });
     try {
-      const result = await deps.log.group(inputs['dry-run'] ? 'Server-side dry-run (nothing is changed)' : 'Server-side apply', () =>
-        cluster.deploy(manifests, {
-          force: inputs['force-conflicts'],
-          defaultNamespace: namespace,
-          createNamespace: inputs['create-namespace'],
-          dryRun: inputs['dry-run'],
-          set: inputs.set,
-          prune: inputs.prune,
-          concurrency: inputs.concurrency,
-          log: deps.log,
-        }),
+      const options: DeployOptions = {
+        force: inputs['force-conflicts'],
+        defaultNamespace: namespace,
+        createNamespace: inputs['create-namespace'],
+        dryRun: inputs['dry-run'],
+        set: inputs.set,
+        prune: inputs.prune,
+        concurrency: inputs.concurrency,
+        log: deps.log,
+      };
+      const strategy = inputs.strategy;
+      const title = `${inputs['dry-run'] ? 'Server-side dry-run (nothing is changed)' : 'Server-side apply'}${strategy === 'rolling' ? '' : `, ${strategy}`}`;
+      const result: DeployResult & Partial<ProgressiveDeployResult> = await deps.log.group(title, () =>
+        strategy === 'rolling'
+          ? cluster.deploy(manifests, options)
+          : cluster.deployProgressive(manifests, {
+              ...options,
+              strategy,
+              canaryReplicas: inputs['canary-replicas'],
+              runUrl: deps.provenance.runUrl,
+              ...(deps.signal ? { signal: deps.signal } : {}),
+            }),
       );
+      for (const r of result.releases ?? [])
+        deps.log.info(untrusted(`${r.strategy} ${r.namespace}/${r.app}: ${r.workload}${r.preview ? `, preview Service ${r.preview}` : ''}`, { oneLine: true }));
       logResult(result.resources, result.pruned, result.dryRun, deps.log);
       await record('in_progress', `applied: ${countsOf(result.resources, result.pruned)}`);
       const wait = inputs.wait && !result.dryRun ? await cluster.wait(result.resources, inputs.timeout, deps.log) : undefined;
@@ -170,6 +219,9 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         wait,
         deploymentId,
         durationMs: Math.round(deps.now() - started),
+        strategy: inputs.strategy,
+        action: 'deploy',
+        ...(result.releases ? { releases: result.releases, kept: result.kept ?? [] } : {}),
       };
     } catch (e) {
       if (!(e instanceof ApplyError)) {
@@ -187,12 +239,72 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         failure: { message: e.message, hint: e.hint, remedy: e.remedy, phase: e.phase, failures: e.failures, applied: e.applied },
         deploymentId,
         durationMs: Math.round(deps.now() - started),
+        strategy: inputs.strategy,
+        action: 'deploy',
       };
     } finally {
       cluster.close();
     }
   } finally {
     session.close();
+  }
+}
+
+/**
+ * `action: promote | reject`: the releases of the manifests' Deployments (or, without manifests,
+ * every release of the strategy in the namespace), found from the live objects alone.
+ */
+async function release(inputs: Inputs, deps: Deps, session: ClusterSession, namespace: string, started: number): Promise<DeployOutcome> {
+  const strategy = inputs.strategy as Strategy;
+  let apps: { namespace: string; name: string }[] | undefined;
+  if (inputs.manifests.length) {
+    const manifests = await deps.log.group('Load manifests', () => load(inputs, deps));
+    apps = manifests
+      .filter((m) => m.object.kind === 'Deployment')
+      .map((m) => ({ namespace: m.object.metadata.namespace ?? namespace, name: m.object.metadata.name as string }));
+    if (apps.length === 0)
+      throw new UserError('the manifests hold no Deployment', {
+        input: 'manifests',
+        hint: `${inputs.action} acts on the releases of the manifests' Deployments; or drop \`manifests\` to act on every release in the namespace`,
+      });
+  } else deps.log.info(`no manifests: every ${strategy} release in namespace ${namespace}`);
+  const cluster = await session.connect({ concurrency: inputs.concurrency, requestTimeoutMs: inputs['request-timeout'] });
+  for (const s of cluster.secrets) deps.mask(s);
+  try {
+    const request: ReleaseRequest = {
+      strategy,
+      namespace,
+      apps,
+      timeoutMs: inputs.timeout,
+      drainMs: inputs['scale-down-delay'] ?? DEFAULT_SCALE_DOWN_DELAY_MS,
+      // Names and messages come from the cluster's objects: shown inert.
+      log: (line) => deps.log.info(untrusted(line, { oneLine: true, max: 600 })),
+      signal: deps.signal,
+    };
+    const base: Omit<DeployOutcome, 'durationMs'> = {
+      dryRun: false,
+      server: redactUrl(session.server),
+      context: session.context,
+      namespace,
+      resources: [],
+      pruned: [],
+      images: [],
+      failure: undefined,
+      strategy,
+      action: inputs.action,
+    };
+    if (inputs.action === 'promote') {
+      const promoted = await deps.log.group(`Promote (${strategy})`, () =>
+        cluster.promote({ ...request, scaleDownDelayMs: inputs['scale-down-delay'] ?? DEFAULT_SCALE_DOWN_DELAY_MS, force: inputs['force-conflicts'] }),
+      );
+      for (const p of promoted) request.log(`${p.namespace}/${p.app}: ${p.message}`);
+      return { ...base, promoted, durationMs: Math.round(deps.now() - started) };
+    }
+    const rejected = await deps.log.group(`Reject (${strategy})`, () => cluster.reject(request));
+    if (rejected.length === 0) deps.log.info(`no ${strategy} release found to reject: nothing to do`);
+    return { ...base, rejected, durationMs: Math.round(deps.now() - started) };
+  } finally {
+    cluster.close();
   }
 }
 

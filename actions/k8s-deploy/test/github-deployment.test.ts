@@ -52,6 +52,15 @@ function deps(host: Log, deployments: Deps['deployments'], cluster: Partial<Depl
     wait: async () => {
       throw new Error('wait not expected');
     },
+    deployProgressive: async () => {
+      throw new Error('a progressive deploy not expected');
+    },
+    promote: async () => {
+      throw new Error('promote not expected');
+    },
+    reject: async () => {
+      throw new Error('reject not expected');
+    },
     close: () => {},
     ...cluster,
   };

@@ -1,13 +1,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ActionDefinition, type RunContext, UserError } from '@shipline/kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pushDelivery } from '@shipline/gates';
+import { type ActionDefinition, type RunContext, UserError, untrusted } from '@shipline/kit';
 import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
 import { openForDeployment } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
+import { request } from '../../smoke-test/src/http.ts';
+import { gatesOf, hasGates } from './gates.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
-import { annotation, failedResources, failureMessage, rolledBack, summary } from './report.ts';
-import type { Cluster, VerifyOutcome } from './run.ts';
+import { annotation, failedResources, failureMessage, gatesOutput, rolledBack, summary } from './report.ts';
+import type { Cluster, DeliveryRecord, VerifyOutcome } from './run.ts';
 
 export const rolloutVerify: ActionDefinition<typeof schema, VerifyOutcome> = {
   name: 'rollout-verify',
@@ -20,6 +24,9 @@ export const rolloutVerify: ActionDefinition<typeof schema, VerifyOutcome> = {
     'failed-resources': JSON.stringify(failedResources(r)),
     diagnostics: r.diagnostics,
     'rolled-back': JSON.stringify(rolledBack(r)),
+    gates: r.gates ? JSON.stringify(gatesOutput(r)) : '',
+    'gate-verdict': r.gates?.verdict ?? '',
+    rejected: JSON.stringify(r.rejected),
     'duration-ms': String(r.durationMs),
   }),
   summary,
@@ -65,7 +72,30 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<VerifyOu
       verify: (targets, opts) => kube.verifyRollout(client, targets, opts),
       evidence: (verdict, opts) => kube.collectEvidence(client, verdict, opts),
       rollback: (target) => kube.rollbackWorkload(client, target),
+      reject: (targets) =>
+        kube.rejectReleases(client, targets, {
+          timeoutMs: inputs.timeout,
+          log: (line) => ctx.log.info(untrusted(line, { oneLine: true, max: 400 })),
+          signal: ctx.signal,
+        }),
     };
+    const gates = hasGates(inputs)
+      ? gatesOf(
+          inputs,
+          {
+            request,
+            connect: async () => ({ ...conn, secrets: [], close: () => {} }),
+            now: () => performance.now(),
+            sleep: (ms) => sleep(ms),
+            log: ctx.log,
+            mask: ctx.mask,
+            env: process.env,
+          },
+          { mask: ctx.mask },
+        )
+      : undefined;
+    const pushgateway = inputs['pushgateway-url'];
+    if (pushgateway?.password) ctx.mask(decodeURIComponent(pushgateway.password));
     try {
       const outcome = await run(inputs, {
         cluster,
@@ -76,6 +106,8 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<VerifyOu
         // A cancelled job stops the watches at once.
         signal: ctx.signal,
         deployments,
+        ...(gates ? { gates } : {}),
+        ...(pushgateway ? { pushDelivery: (record: DeliveryRecord) => pushDelivery(pushgateway, record) } : {}),
       });
       for (const p of outcome.problems.slice(1)) ctx.log.error(annotation(p));
       return outcome;

@@ -1,9 +1,11 @@
 import { type InputsOf, input, UserError } from '@shipline/kit';
 import type { Target } from '@shipline/kube';
-import { deploymentId, environmentUrl, githubToken } from '../../shared/src/deployment-inputs.ts';
+import { deploymentId, environment, environmentUrl, githubToken } from '../../shared/src/deployment-inputs.ts';
+import { gateSchema, validateGates } from './gates.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** kubectl's names and short names of the kinds the engine verifies, mapped to their kind and API version. */
 const KINDS: Record<string, { kind: string; apiVersion: string }> = {};
@@ -113,6 +115,17 @@ export const schema = {
   'github-token': githubToken,
   'deployment-id': deploymentId,
   'environment-url': environmentUrl,
+  ...gateSchema,
+  'pushgateway-url': input.url({ protocols: ['http:', 'https:'] }),
+  service: input.string({ pattern: LABEL_VALUE, patternHint: 'a service name as a label value: letters, digits, -, _ and ., at most 63' }),
+  environment,
+  digest: input.string({ pattern: /^sha256:[a-f0-9]{64}$/, patternHint: "registry-push's `digest` output: sha256: and 64 lowercase hex digits" }),
+  'started-at': input.custom<number>('time (ISO 8601 or seconds since the epoch)', (raw, fail) => {
+    const ms = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw);
+    if (!Number.isFinite(ms) || ms <= 0)
+      return fail(`${input.quote(raw)} is not a time`, "give k8s-deploy's `started-at` output, an ISO 8601 time or seconds since the epoch");
+    return ms;
+  }),
 };
 
 export type Inputs = InputsOf<typeof schema>;
@@ -133,6 +146,18 @@ export function validate(i: Inputs): void {
       input: 'kubeconfig-path',
       hint: 'give the kubeconfig either as content (`kubeconfig`) or as a file (`kubeconfig-path`)',
     });
+  }
+  // An input counts as given when its value is not its default (a default restated changes nothing).
+  const isGiven = (name: string) => {
+    const spec = schema[name as keyof typeof schema];
+    const d = spec.default === undefined ? spec.absent : spec.parse(spec.default, name);
+    return JSON.stringify(i[name as keyof Inputs]) !== JSON.stringify(d);
+  };
+  validateGates(i, isGiven);
+  if (i['pushgateway-url'] === undefined) {
+    for (const name of ['service', 'environment', 'digest', 'started-at'] as const)
+      if (i[name] !== undefined)
+        throw new UserError(`\`${name}\` is only used for delivery metrics`, { input: 'pushgateway-url', hint: `set \`pushgateway-url\` or drop \`${name}\`` });
   }
   const seen = new Set<string>();
   for (const w of i.workloads) {

@@ -1,5 +1,6 @@
 // How a verdict is shown: outputs, the job summary and error annotations. Pure functions of the
 // outcome; every text from the cluster in it has already been made untrusted-safe by run().
+import { formatLabels, formatValue, type GateVerdict } from '@shipline/gates';
 import { Summary } from '@shipline/kit';
 import type { Evidence, ResourceVerdict } from '@shipline/kube';
 import type { VerifyOutcome } from './run.ts';
@@ -46,16 +47,43 @@ export function annotation(v: ResourceVerdict): string {
 /** What the host reports as the action's error: the first problem (the rest are annotated in run). */
 export function failureMessage(r: VerifyOutcome): string | undefined {
   if (r.status === 'success') return undefined;
+  if ((r.reason === 'GateFailed' || r.reason === 'GateInconclusive') && r.gates) {
+    const back = r.rejected.length ? `; ${r.rejected.map((x) => `${x.workload}: ${x.rejected ? 'rejected' : 'NOT rejected'}`).join(', ')}` : '';
+    return `gates ${r.gates.verdict}: ${r.gates.reason.replace(/\n/g, '; ')}${back}`;
+  }
   const first = r.problems[0];
   if (!first) return `rollout ${r.status === 'timeout' ? 'timed out' : 'failed'}: ${r.reason} — ${r.message}`;
   return r.status === 'timeout' ? `timed out after ${seconds(r.durationMs)}: ${annotation(first)}` : annotation(first);
 }
 
-const ICON = { success: '✅', failed: '❌', timeout: '⏱️' } as const;
+const ICON = { success: '✅', failed: '❌', timeout: '⏱️', inconclusive: '❔' } as const;
+
+/** The `gates` output: every gate's verdict and every measurement (time, value, outcome). */
+export function gatesOutput(r: VerifyOutcome) {
+  if (!r.gates) return null;
+  return r.gates;
+}
+
+/** The last measured values of a gate, as `0.23 {track="canary"}; 0.001`. */
+function lastValues(g: GateVerdict): string {
+  const m = g.measurements.at(-1);
+  if (!m || m.values.length === 0) return m?.samples === undefined ? '—' : `${formatValue(m.samples)} samples`;
+  return m.values
+    .map((v) => `${formatValue(v.value)}${Object.keys(v.labels).length ? ` ${formatLabels(v.labels)}` : ''}`)
+    .slice(0, 4)
+    .join('; ');
+}
 
 export function summary(r: VerifyOutcome): Summary {
   const s = new Summary();
-  const title = r.status === 'success' ? 'rollout verified' : r.status === 'failed' ? 'rollout failed' : 'rollout timed out';
+  const title =
+    r.status === 'success'
+      ? 'rollout verified'
+      : r.status === 'failed'
+        ? 'rollout failed'
+        : r.status === 'inconclusive'
+          ? 'gates inconclusive'
+          : 'rollout timed out';
   s.heading(`rollout-verify: ${title} ${ICON[r.status]}`);
   s.paragraph(`\`${r.reason}\`: ${r.message}`);
   if (r.resources.length) {
@@ -69,6 +97,36 @@ export function summary(r: VerifyOutcome): Summary {
         seconds(v.durationMs),
         v.message,
       ]),
+    );
+  }
+  if (r.gates) {
+    const g = r.gates;
+    s.heading(`Gates: ${g.verdict}`, 4);
+    s.table(
+      ['Gate', 'Verdict', 'Pass', 'Fail', 'Inconclusive', 'Error', 'Last value', 'Reason'],
+      g.gates.map((x) => [
+        x.gate,
+        x.verdict,
+        String(x.counts.pass),
+        String(x.counts.fail),
+        String(x.counts.inconclusive),
+        String(x.counts.error),
+        lastValues(x),
+        x.reason,
+      ]),
+    );
+    for (const x of g.gates) {
+      s.details(
+        `${x.gate}: ${x.measurements.length} measurement(s)`,
+        x.measurements.map((m) => `${m.time} ${m.outcome} ${m.values.map((v) => formatValue(v.value)).join(', ') || '—'} — ${m.reason}`).join('\n'),
+      );
+    }
+  }
+  if (r.rejected.length) {
+    s.heading('Reject', 4);
+    s.table(
+      ['Release', 'Strategy', 'Rejected', 'Message'],
+      r.rejected.map((x) => [`${x.namespace}/${x.workload}`, x.strategy, x.rejected ? 'yes' : 'no', x.message]),
     );
   }
   for (const e of r.evidence) s.details(`${e.ref}: ${e.reason}`, evidenceText(e));

@@ -1,5 +1,8 @@
 // run() with a scripted cluster: which targets are asked for, what is collected, what is rolled
 // back and verified again, and what the outputs and summary then say.
+
+import type { Gate, Measurement } from '@shipline/gates';
+import { fakePrometheus } from '@shipline/gates/testing/fake-prometheus';
 import { MemoryHost, parseInputs, secrets, UserError } from '@shipline/kit';
 import {
   type Evidence,
@@ -12,9 +15,21 @@ import {
   type VerifyResult,
 } from '@shipline/kube';
 import { describe, expect, it } from 'vitest';
+import type { Requester } from '../../smoke-test/src/http.ts';
+import { gatesOf, type SmokeGateDeps } from './gates.ts';
 import { schema, validate } from './inputs.ts';
 import { annotation, failedResources, failureMessage, rolledBack, summary } from './report.ts';
-import { type Cluster, type Deps, run } from './run.ts';
+import { type Cluster, type DeliveryRecord, type Deps, deliveryRecord, type RejectResult, run, type VerifyOutcome } from './run.ts';
+
+const smokeDeps: SmokeGateDeps = {
+  request: async () => {
+    throw new Error('no request expected');
+  },
+  now: () => performance.now(),
+  sleep: async () => {},
+  log: new MemoryHost(),
+  mask: () => {},
+};
 
 const web: Target = {
   apiVersion: 'apps/v1',
@@ -50,9 +65,16 @@ function harness(script: {
   verdicts: VerifyResult[];
   rollback?: (t: Target) => Promise<RollbackResult>;
   evidence?: (v: ResourceVerdict) => Promise<Evidence>;
+  reject?: (targets: Target[]) => Promise<RejectResult[]>;
 }) {
   let now = 1000;
-  const calls = { resolve: [] as TargetSpec[], verify: [] as { targets: Target[]; opts: VerifyOptions }[], evidence: [] as string[], rollback: [] as Target[] };
+  const calls = {
+    resolve: [] as TargetSpec[],
+    verify: [] as { targets: Target[]; opts: VerifyOptions }[],
+    evidence: [] as string[],
+    rollback: [] as Target[],
+    reject: [] as Target[][],
+  };
   let written = '';
   const host = new MemoryHost();
   const cluster: Cluster = {
@@ -99,6 +121,11 @@ function harness(script: {
         rolledBack: true,
         message: 'restored',
       };
+    },
+    reject: async (targets) => {
+      calls.reject.push(targets);
+      if (script.reject) return script.reject(targets);
+      return [];
     },
   };
   const deps: Deps = {
@@ -394,5 +421,201 @@ describe('rollout-verify run', () => {
     expect(text).not.toContain('hunter2-cluster-token');
     expect(text).not.toMatch(/(^|\n)\s*::/);
     expect(JSON.stringify(h.diagnostics())).not.toContain('hunter2-cluster-token');
+  });
+});
+
+describe('gates', () => {
+  const ok = () => result('success', [verdict(web, 'current', 'Current', '3/3 ready')]);
+  /** A gate that answers the scripted outcomes in turn (the last one repeats). */
+  const scripted = (name: string, outcomes: Array<'pass' | 'fail' | 'inconclusive' | 'error'>, value = 0.002): Gate => {
+    let n = 0;
+    return {
+      name,
+      condition: '< 0.01',
+      measure: async (at) => {
+        const outcome = outcomes[Math.min(n++, outcomes.length - 1)] as Measurement['outcome'];
+        const values = outcome === 'error' ? [] : [{ labels: { track: 'canary' }, value: outcome === 'inconclusive' ? ('NaN' as const) : value, outcome }];
+        return { gate: name, time: at.toISOString(), outcome, values, reason: `${outcome} because ${value}` };
+      },
+    };
+  };
+  const baking = (h: ReturnType<typeof harness>, gates: Gate[]) => {
+    let wall = Date.parse('2026-12-02T03:00:00Z');
+    h.deps.gates = gates;
+    h.deps.clock = () => wall;
+    h.deps.sleep = async (ms) => {
+      wall += ms;
+    };
+    return h;
+  };
+  const GATED = { resources: RESOURCES, metrics: 'error-rate: x < 0.01', 'prometheus-url': 'http://127.0.0.1:9', 'bake-time': '30s', interval: '10s' };
+
+  it('bakes after a Current rollout and passes when every gate passed', async () => {
+    const h = baking(harness({ targets: [web], verdicts: [ok()] }), [scripted('error-rate', ['pass'])]);
+    const r = await run(inputs(GATED), h.deps);
+    expect(r.status).toBe('success');
+    expect(r.gates?.verdict).toBe('passed');
+    expect(r.gates?.gates[0]?.measurements).toHaveLength(3);
+    expect(failureMessage(r)).toBeUndefined();
+    expect(h.host.log.join('\n')).toMatch(/error-rate: pass 0.002/);
+    const md = summary(r).toMarkdown();
+    expect(md).toContain('Gates: passed');
+    expect(md).toMatch(/\| error-rate \| passed \| 3 \| 0 \| 0 \| 0 \|/);
+  });
+
+  it('fails on the first failed measurement, names the gate and the value, and rejects with on-failure: reject', async () => {
+    const rejected: RejectResult[] = [
+      { strategy: 'canary', namespace: 'shop', workload: 'web-canary', rejected: true, message: 'canary deleted; stable Current' },
+    ];
+    const h = baking(harness({ targets: [web], verdicts: [ok()], reject: async () => rejected }), [scripted('error-rate', ['pass', 'fail'], 0.23)]);
+    const r = await run(inputs({ ...GATED, 'on-failure': 'reject' }), h.deps);
+    expect(r.status).toBe('failed');
+    expect(r.reason).toBe('GateFailed');
+    expect(r.gates?.gates[0]?.measurements).toHaveLength(2);
+    expect(h.calls.reject).toEqual([[web]]);
+    expect(r.rejected).toEqual(rejected);
+    expect(failureMessage(r)).toMatch(/gates failed: gate "error-rate" failed: fail because 0.23 .*failure-limit 0.*web-canary: rejected/);
+    expect(summary(r).toMarkdown()).toContain('| shop/web-canary | canary | yes |');
+  });
+
+  it('tolerates failures up to failure-limit', async () => {
+    const h = baking(harness({ targets: [web], verdicts: [ok()] }), [scripted('error-rate', ['fail', 'pass'])]);
+    const r = await run(inputs({ ...GATED, 'failure-limit': '1' }), h.deps);
+    expect(r.status).toBe('success');
+  });
+
+  it('never bakes a rollout that failed', async () => {
+    const h = baking(harness({ targets: [web], verdicts: [result('failed', [verdict(web, 'failed', 'CrashLoopBackOff', 'crash')])] }), [
+      scripted('error-rate', ['pass']),
+    ]);
+    const r = await run(inputs(GATED), h.deps);
+    expect(r.gates).toBeUndefined();
+    expect(r.reason).toBe('CrashLoopBackOff');
+  });
+
+  it.each([
+    ['fail', 'inconclusive', 'GateInconclusive', 0],
+    ['reject', 'inconclusive', 'GateInconclusive', 1],
+    ['pass', 'success', 'Current', 0],
+  ] as const)('inconclusive gates with on-inconclusive: %s end %s', async (mode, status, reason, rejects) => {
+    const h = baking(harness({ targets: [web], verdicts: [ok()] }), [scripted('error-rate', ['inconclusive'])]);
+    const r = await run(inputs({ ...GATED, 'on-inconclusive': mode }), h.deps);
+    expect(r.status).toBe(status);
+    expect(r.reason).toBe(reason);
+    expect(h.calls.reject).toHaveLength(rejects);
+    if (mode === 'pass') expect(h.host.log.join('\n')).toMatch(/warning.*gates inconclusive, passed/);
+    else expect(failureMessage(r)).toMatch(/gates inconclusive: .*inconclusive-limit 0/);
+  });
+
+  it('rolls every workload back when a gate fails a rolling deploy with rollback-on-failure', async () => {
+    const restored = result('success', [verdict(web, 'current', 'Current', 'back')]);
+    const h = baking(harness({ targets: [web], verdicts: [ok(), restored] }), [scripted('error-rate', ['fail'])]);
+    const r = await run(inputs({ ...GATED, 'rollback-on-failure': 'true' }), h.deps);
+    expect(h.calls.rollback.map((t) => t.name)).toEqual(['web']);
+    expect(r.rollback?.verify?.status).toBe('success');
+  });
+
+  it('measures a metric gate against Prometheus: a failing series fails it with its labels', async () => {
+    const prom = await fakePrometheus((req) => ({
+      body: {
+        status: 'success',
+        data: {
+          resultType: 'vector',
+          result: [
+            { metric: { track: 'stable' }, value: [0, '0'] },
+            { metric: { track: 'canary' }, value: [0, req.url.searchParams.get('query')?.includes('5..') ? '0.4' : '0'] },
+          ],
+        },
+      },
+    }));
+    try {
+      const i = inputs({ ...GATED, metrics: 'error-rate: sum by (track) (rate(http_requests_total{code=~"5.."}[1m])) < 0.05', 'prometheus-url': prom.url });
+      const h = baking(harness({ targets: [web], verdicts: [ok()] }), gatesOf(i, smokeDeps, { mask: () => {} }));
+      const r = await run(i, h.deps);
+      expect(r.status).toBe('failed');
+      expect(r.message).toMatch(/0.4 for \{track="canary"\} is not < 0.05/);
+      expect(prom.requests[0]?.url.searchParams.get('query')).toContain('sum by (track)');
+    } finally {
+      await prom.close();
+    }
+  });
+
+  it("judges answers with the smoke gate: one attempt per measurement, smoke-test's expectations", async () => {
+    let n = 0;
+    const request: Requester = async () => {
+      n++;
+      return { status: n >= 3 ? 500 : 200, headers: {}, body: '{"ok":true}', latencyMs: 3, url: 'http://127.0.0.1:1/healthz', redirects: 0 } as never;
+    };
+    const i = inputs({ resources: RESOURCES, 'smoke-url': 'http://127.0.0.1:1/healthz', 'bake-time': '30s', interval: '10s' });
+    const h = baking(harness({ targets: [web], verdicts: [ok()] }), gatesOf(i, { ...smokeDeps, request }, { mask: () => {} }));
+    const r = await run(i, h.deps);
+    expect(n).toBe(3);
+    expect(r.status).toBe('failed');
+    expect(r.gates?.gates[0]?.gate).toBe('smoke');
+    expect(r.message).toMatch(/http:\/\/127.0.0.1:1\/healthz: .*500/);
+  });
+
+  it.each([
+    [{ metrics: 'error-rate: x < 0.01' }, 'prometheus-url', /needs a Prometheus/],
+    [{ 'prometheus-url': 'http://127.0.0.1:9090' }, 'metrics', /no `metrics` gate/],
+    [{ 'bake-time': '5m' }, 'bake-time', /no gate is defined/],
+    [{ 'on-inconclusive': 'pass' }, 'on-inconclusive', /no gate is defined/],
+    [{ ...GATED, interval: '1m' }, 'interval', /longer than `bake-time`/],
+    [{ ...GATED, metrics: 'error-rate: sum(rate(x[1m])) <' }, 'metrics', /threshold after "<" must be a number/],
+    [{ ...GATED, 'min-samples': '10' }, 'min-samples', /no gate has a samples line/],
+    [{ service: 'orders' }, 'pushgateway-url', /only used for delivery metrics/],
+    [{ 'pushgateway-url': 'http://127.0.0.1:9091', digest: 'sha256:abc' }, 'digest', /sha256/],
+    [{ 'on-failure': 'undo' }, 'on-failure', /fail, reject/],
+  ] as [Record<string, string>, string, RegExp][])('refuses %o naming %s', (raw, name, message) => {
+    let err: unknown;
+    try {
+      inputs({ resources: RESOURCES, ...raw });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).input).toBe(name);
+    expect(`${(err as UserError).message} ${(err as UserError).hint}`).toMatch(message);
+  });
+});
+
+describe('delivery metrics', () => {
+  const i = () => inputs({ resources: RESOURCES, 'pushgateway-url': 'http://127.0.0.1:9091', digest: `sha256:${'a'.repeat(64)}` });
+  it('pushes one record per verdict; a verified rollback is rolled_back with its time to restore', async () => {
+    const pushed: DeliveryRecord[] = [];
+    const h = harness({
+      targets: [web],
+      verdicts: [result('failed', [verdict(web, 'failed', 'CrashLoopBackOff', 'crash')]), result('success', [verdict(web, 'current', 'Current', 'back')])],
+    });
+    h.deps.pushDelivery = async (rec) => {
+      pushed.push(rec);
+    };
+    const raw = { resources: RESOURCES, 'rollback-on-failure': 'true', 'pushgateway-url': 'http://127.0.0.1:9091', environment: 'prod' };
+    const r = await run(inputs(raw), h.deps);
+    expect(r.deliveryPushed).toBe(true);
+    expect(pushed).toEqual([expect.objectContaining({ service: 'web', environment: 'prod', verdict: 'rolled_back', timeToRestoreSeconds: 7, digest: '' })]);
+  });
+  it('names a canary release by its service and defaults the environment to the namespace', () => {
+    const canary = { ...web, name: 'web-canary' };
+    const o = { status: 'success', resources: [verdict(canary, 'current', 'Current', '')], rejected: [] } as unknown as VerifyOutcome;
+    const rec = deliveryRecord(i(), o, 'shop', 2_000_000, 1_940_000);
+    expect(rec).toEqual({
+      service: 'web',
+      environment: 'shop',
+      digest: `sha256:${'a'.repeat(64)}`,
+      verdict: 'success',
+      deployDurationSeconds: 60,
+      timestampSeconds: 2000,
+    });
+  });
+  it('keeps the verdict when the push fails, with a warning', async () => {
+    const h = harness({ targets: [web], verdicts: [result('success', [verdict(web, 'current', 'Current', '')])] });
+    h.deps.pushDelivery = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:9091');
+    };
+    const r = await run(i(), h.deps);
+    expect(r.status).toBe('success');
+    expect(r.deliveryPushed).toBe(false);
+    expect(h.host.log.join('\n')).toMatch(/warning.*delivery metrics not pushed: connect ECONNREFUSED/);
   });
 });

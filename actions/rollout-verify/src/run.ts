@@ -1,3 +1,4 @@
+import { type BakeVerdict, bakeGates, type DeliveryRecord, formatValue, type Gate, type Measurement } from '@shipline/gates';
 import { type Log, messageOf, UserError, untrusted } from '@shipline/kit';
 import { DeploymentRecorder, type DeploymentStatus, type DeploymentsClient } from '@shipline/kit/deployments';
 import {
@@ -22,7 +23,21 @@ export interface Cluster {
   verify(targets: Target[], opts: VerifyOptions): Promise<VerifyResult>;
   evidence(verdict: ResourceVerdict, opts: { logLines: number }): Promise<Evidence>;
   rollback(target: Target): Promise<RollbackResult>;
+  /** Rejects the canary / blue-green releases among the targets (k8s-deploy's own reject), verified. */
+  reject(targets: Target[]): Promise<RejectResult[]>;
 }
+
+/** One progressive release rejected (or not) by `on-failure: reject`. */
+export interface RejectResult {
+  strategy: string;
+  namespace: string;
+  workload: string;
+  rejected: boolean;
+  message: string;
+}
+
+/** What rollout-verify pushes as delivery metrics (one group per service and environment). */
+export type { DeliveryRecord };
 
 export interface Deps {
   cluster: Cluster;
@@ -35,7 +50,18 @@ export interface Deps {
   signal?: AbortSignal;
   /** GitHub Deployments (`github-token` and `deployment-id` given); undefined: nothing is posted. */
   deployments?: DeploymentsClient | undefined;
+  /** The gates to bake once the rollout is Current (metric and smoke gates); none: no bake. */
+  gates?: Gate[];
+  /** Pushes the delivery metrics (`pushgateway-url` given); its failure is a warning. */
+  pushDelivery?: (record: DeliveryRecord) => Promise<void>;
+  /** Wall clock, ms since the epoch (delivery timestamps, measurement times). Default Date.now. */
+  clock?: () => number;
+  /** Sleeps between measurements (tests make it instant). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+export type Status = VerifyResult['status'] | 'inconclusive';
+export type OutcomeReason = ReasonCode | 'GateFailed' | 'GateInconclusive';
 
 /** A workload whose pods this rollout changes: the only kinds with a revision to go back to. */
 const ROLLBACK_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
@@ -49,14 +75,22 @@ export interface Rollback {
 }
 
 export interface VerifyOutcome {
-  status: VerifyResult['status'];
-  reason: ReasonCode;
+  status: Status;
+  reason: OutcomeReason;
   message: string;
   resources: ResourceVerdict[];
   /** Failed resources, and those not done yet when the verdict fell (a failure elsewhere, or the timeout). */
   problems: ResourceVerdict[];
   evidence: Evidence[];
   rollback: Rollback | undefined;
+  /** The bake's verdict, when gates were defined and the rollout became Current. */
+  gates: BakeVerdict | undefined;
+  /** Releases rejected by `on-failure` / `on-inconclusive: reject`. */
+  rejected: RejectResult[];
+  /** Milliseconds from the reject's start to the verified reject. */
+  rejectMs?: number;
+  /** Whether the delivery metrics reached the pushgateway (undefined: not asked). */
+  deliveryPushed?: boolean;
   diagnostics: string;
   durationMs: number;
 }
@@ -72,23 +106,65 @@ export async function run(inputs: Inputs, deps: Deps): Promise<VerifyOutcome> {
     await github.status(id, { state: 'error', description: `rollout-verify could not verify: ${messageOf(e)}` });
     throw e;
   }
+  if (deps.pushDelivery) outcome = await pushMetrics(inputs, deps, outcome);
   await github.status(id, verdictStatus(outcome, inputs['environment-url']?.href));
   return outcome;
+}
+
+/** The delivery record of a verdict: a restore (rollback or reject, verified) is `rolled_back`. */
+export function deliveryRecord(inputs: Inputs, o: VerifyOutcome, namespace: string, nowMs: number, startedMs: number): DeliveryRecord {
+  const restored = o.rollback?.verify?.status === 'success' || (o.rejected.length > 0 && o.rejected.every((r) => r.rejected));
+  const verdict = o.status === 'success' ? 'success' : restored ? 'rolled_back' : 'failed';
+  const first = o.resources[0]?.target.name ?? inputs.workloads[0]?.name ?? 'unknown';
+  const record: DeliveryRecord = {
+    // A canary or colour is a release of its service, not a service of its own.
+    service: inputs.service ?? first.replace(/-(canary|blue|green)$/, ''),
+    environment: inputs.environment ?? namespace,
+    digest: inputs.digest ?? '',
+    verdict,
+    deployDurationSeconds: Math.max(0, (nowMs - (inputs['started-at'] ?? startedMs)) / 1000),
+    timestampSeconds: nowMs / 1000,
+  };
+  if (verdict === 'rolled_back') {
+    const ms = o.rollback?.verify?.status === 'success' ? o.rollback.restoreMs : (o.rejectMs ?? 0);
+    record.timeToRestoreSeconds = ms / 1000;
+  }
+  return record;
+}
+
+async function pushMetrics(inputs: Inputs, deps: Deps, o: VerifyOutcome): Promise<VerifyOutcome> {
+  const clock = deps.clock ?? Date.now;
+  const now = clock();
+  const record = deliveryRecord(inputs, o, deps.namespace, now, now - o.durationMs);
+  try {
+    await (deps.pushDelivery as NonNullable<Deps['pushDelivery']>)(record);
+    deps.log.info(`delivery metrics pushed: ${record.service}/${record.environment} ${record.verdict} in ${record.deployDurationSeconds.toFixed(1)} s`);
+    return { ...o, deliveryPushed: true };
+  } catch (e) {
+    // The verdict stands whatever happens to its bookkeeping.
+    deps.log.warning(`delivery metrics not pushed: ${untrusted(messageOf(e), { oneLine: true, max: 400 })}`);
+    return { ...o, deliveryPushed: false };
+  }
 }
 
 /** The verdict as a deployment status: success retires the environment's earlier deployments. */
 export function verdictStatus(o: VerifyOutcome, environmentUrl: string | undefined): DeploymentStatus {
   if (o.status === 'success') {
-    return { state: 'success', environmentUrl, autoInactive: true, description: `rollout verified: ${o.resources.length} object(s) ready` };
+    const baked = o.gates ? `, gates ${o.gates.verdict}` : '';
+    return { state: 'success', environmentUrl, autoInactive: true, description: `rollout verified: ${o.resources.length} object(s) ready${baked}` };
   }
   const first = o.problems[0];
-  const cause = first ? `${first.target.name}: ${first.reason}` : o.reason;
+  const gate = o.gates?.gates.find((g) => g.verdict !== 'passed');
+  const cause = first ? `${first.target.name}: ${first.reason}` : gate ? `gate ${gate.gate} ${gate.verdict}` : o.reason;
   const more = o.problems.length > 1 ? ` (+${o.problems.length - 1} more)` : '';
   const back = o.rollback?.results.filter((r) => r.rolledBack) ?? [];
   const rollback = back.length
     ? `; rolled back ${back.map((r) => `${r.ref.split(/[ /]/).at(-1)} to ${r.to ?? 'the previous revision'}`).join(', ')}${o.rollback?.verify?.status === 'success' ? ' (restored)' : ' (not restored)'}`
     : '';
-  return { state: 'failure', environmentUrl, description: `${o.status === 'timeout' ? 'timed out' : 'failed'}: ${cause}${more}${rollback}` };
+  const rejected = o.rejected.filter((r) => r.rejected);
+  const reject = rejected.length ? `; rejected ${rejected.map((r) => `${r.workload} (${r.strategy})`).join(', ')}` : '';
+  const what = o.status === 'timeout' ? 'timed out' : o.status === 'inconclusive' ? 'inconclusive' : 'failed';
+  return { state: 'failure', environmentUrl, description: `${what}: ${cause}${more}${rollback}${reject}` };
 }
 
 async function verify(inputs: Inputs, deps: Deps): Promise<VerifyOutcome> {
@@ -113,25 +189,106 @@ async function verify(inputs: Inputs, deps: Deps): Promise<VerifyOutcome> {
   const problems = resources.filter((r) => r.state === 'failed' || (result.status !== 'success' && r.state === 'in-progress'));
   const evidence = problems.length ? await deps.log.group('Evidence', () => collect(problems, inputs['log-lines'], deps)) : [];
 
+  let status: Status = result.status;
+  let reason: OutcomeReason = result.reason;
+  let message = untrusted(result.message, { oneLine: true, max: 1000 });
+  let gates: BakeVerdict | undefined;
+  if (result.status === 'success' && deps.gates?.length) {
+    gates = await deps.log.group(
+      `Gates: ${deps.gates.map((g) => g.name).join(', ')}; bake ${inputs['bake-time'] / 1000} s, every ${inputs.interval / 1000} s`,
+      () => bakeAll(inputs, deps),
+    );
+    if (gates.verdict === 'failed') {
+      [status, reason, message] = ['failed', 'GateFailed', gates.reason];
+    } else if (gates.verdict === 'inconclusive') {
+      if (inputs['on-inconclusive'] === 'pass') {
+        deps.log.warning(`gates inconclusive, passed as \`on-inconclusive: pass\` says: ${gates.reason}`);
+        message = `${message}; gates inconclusive (passed by on-inconclusive): ${gates.reason}`;
+      } else {
+        [status, reason, message] = ['inconclusive', 'GateInconclusive', gates.reason];
+      }
+    } else {
+      message = `${message}; gates passed`;
+    }
+  }
+
+  // What to do about a bad verdict: reject a progressive release, or roll workloads back.
+  const reject = (status === 'failed' && inputs['on-failure'] === 'reject') || (status === 'inconclusive' && inputs['on-inconclusive'] === 'reject');
+  let rejected: RejectResult[] = [];
+  let rejectMs: number | undefined;
   let rollback: Rollback | undefined;
-  if (inputs['rollback-on-failure'] && result.status === 'failed') {
-    // The release failed as a whole: workloads not done when another one failed go back too.
-    rollback = await deps.log.group('Rollback', () => rollBack(problems, opts, deps));
+  if (reject) {
+    const t0 = deps.now();
+    rejected = await deps.log.group('Reject', () =>
+      rejectAll(
+        resources.map((r) => r.target),
+        deps,
+      ),
+    );
+    rejectMs = Math.round(deps.now() - t0);
+  } else if (inputs['rollback-on-failure'] && status === 'failed') {
+    // The release failed as a whole: workloads not done when another one failed go back too; a
+    // failed gate judged them all.
+    const set = problems.length ? problems : resources.filter((r) => ROLLBACK_KINDS.has(r.target.kind));
+    rollback = await deps.log.group('Rollback', () => rollBack(set, opts, deps));
   }
 
   const outcome: Omit<VerifyOutcome, 'diagnostics'> = {
-    status: result.status,
-    reason: result.reason,
-    message: untrusted(result.message, { oneLine: true, max: 1000 }),
+    status,
+    reason,
+    message,
     resources,
     problems,
     evidence,
     rollback,
+    gates,
+    rejected,
+    ...(rejectMs === undefined ? {} : { rejectMs }),
     durationMs: Math.round(deps.now() - started),
   };
   const diagnostics = deps.writeDiagnostics(`${JSON.stringify(outcome, null, 2)}\n`);
   deps.log.info(`verdict: ${outcome.status} (${outcome.reason}) in ${(outcome.durationMs / 1000).toFixed(1)} s; diagnostics in ${diagnostics}`);
   return { ...outcome, diagnostics };
+}
+
+async function bakeAll(inputs: Inputs, deps: Deps): Promise<BakeVerdict> {
+  return bakeGates(deps.gates as Gate[], {
+    bakeTimeMs: inputs['bake-time'],
+    intervalMs: inputs.interval,
+    failureLimit: inputs['failure-limit'],
+    inconclusiveLimit: inputs['inconclusive-limit'],
+    errorLimit: inputs['error-limit'],
+    ...(deps.clock ? { now: deps.clock } : {}),
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    onMeasurement: (m) => deps.log.info(measurementLine(m)),
+  });
+}
+
+/** `error-rate: fail 0.23 for {track="canary"} — 0.23 is not < 0.01`: one log line a measurement. */
+export function measurementLine(m: Measurement): string {
+  const values = m.values.map((v) => formatValue(v.value)).join(', ');
+  const samples = m.samples === undefined ? '' : ` [${formatValue(m.samples)} samples]`;
+  return untrusted(`${m.gate}: ${m.outcome}${values ? ` ${values}` : ''}${samples} — ${m.reason}`, { oneLine: true, max: 600 });
+}
+
+async function rejectAll(targets: Target[], deps: Deps): Promise<RejectResult[]> {
+  try {
+    const results = await deps.cluster.reject(targets);
+    if (results.length === 0) deps.log.warning('on-failure: reject found no canary or blue-green release among the verified objects');
+    for (const r of results) {
+      const line = untrusted(`${r.strategy} ${r.namespace}/${r.workload}: ${r.rejected ? 'rejected' : 'NOT rejected'}: ${r.message}`, {
+        oneLine: true,
+        max: 500,
+      });
+      if (r.rejected) deps.log.info(line);
+      else deps.log.error(line);
+    }
+    return results.map((r) => ({ ...r, message: untrusted(r.message, { oneLine: true, max: 500 }) }));
+  } catch (e) {
+    const message = untrusted(messageOf(e), { oneLine: true, max: 500 });
+    deps.log.error(`reject failed: ${message}`);
+    return [{ strategy: 'unknown', namespace: deps.namespace, workload: '', rejected: false, message }];
+  }
 }
 
 async function targetsOf(inputs: Inputs, deps: Deps): Promise<Target[]> {

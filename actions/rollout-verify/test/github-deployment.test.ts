@@ -57,6 +57,7 @@ async function verify(raw: Record<string, string>, verdicts: VerifyResult[], fai
     verify: async () => verdicts.shift() as VerifyResult,
     evidence: async (v) => ({ ref: v.ref, reason: v.reason, message: v.message, pods: [], events: [], logs: [] }),
     rollback: async (t): Promise<RollbackResult> => ({ ref: `${t.kind} ${t.namespace}/${t.name}`, from: '3', to: '2', rolledBack: true, message: 'restored' }),
+    reject: async () => [],
   };
   const deps: Deps = {
     cluster,

@@ -50,6 +50,28 @@ export { type ClusterAccess, type Connection, connectionOf, type KubeconfigSourc
 export { type LoadOptions, loadManifests, type Manifest, parseManifests, resolveSource, substituteVars } from './manifests.ts';
 export { describeObject, groupOf, type KubeObject, type ObjectMeta, objectKey } from './object.ts';
 export { orderObjects, phaseOf, phases } from './order.ts';
+export {
+  type CanaryReplicas,
+  canaryName,
+  colorName,
+  deployProgressive,
+  findBlueGreen,
+  findCanaries,
+  PROGRESSIVE_ANNOTATIONS,
+  type ProgressiveDeployOptions,
+  type ProgressiveDeployResult,
+  ProgressiveError,
+  type ProgressiveProblem,
+  type PromoteResult,
+  previewName,
+  promoteBlueGreen,
+  promoteCanaries,
+  type RejectOptions,
+  type RejectResult,
+  type Release,
+  rejectReleases,
+  type Strategy,
+} from './progressive/index.ts';
 export { annotateProvenance, type Provenance } from './provenance.ts';
 export { addPullSecret, dockerConfigSecret, secretValuesOf } from './pull-secret.ts';
 export { type EngineOptions, verifyRollout } from './status/engine/verify.ts';

@@ -44,6 +44,8 @@ export interface ActOptions {
    * (api.github.com; the git remote, else nektos/act), so a test can aim the API at a loopback fake.
    */
   actEnv?: Record<string, string>;
+  /** The event to run the workflow for (default `push`). */
+  event?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function runAct(o: ActOptions): Promise<ActRun> {
   const secretFile = join(o.dir, 'act.secrets');
   writeSecretFile(secretFile, o.secrets);
   const args = [
-    'push',
+    o.event ?? 'push',
     '-W',
     o.workflow,
     '-P',
