@@ -57,6 +57,11 @@ export const SECRET_VARIABLES: Record<ActionName, Record<string, string | undefi
  */
 export const GITHUB_ONLY_INPUTS: ReadonlySet<string> = new Set(['github-token', 'environment', 'environment-url', 'deployment-id']);
 
+/** Whether an action's input is GitHub-only: rollout-verify's `environment` also names its delivery metrics' environment. */
+export function githubOnly(action: string, input: string): boolean {
+  return GITHUB_ONLY_INPUTS.has(input) && !(action === 'rollout-verify' && input === 'environment');
+}
+
 /** Component-only inputs, beyond the action's own. */
 export function commonInputs(action: ActionName): Record<string, SpecInput> {
   return {
@@ -111,7 +116,7 @@ export async function component(action: ActionName): Promise<Component> {
   const flags: string[] = [];
   for (const [name, m] of Object.entries(meta.inputs)) {
     const spec = def.schema[name];
-    if (!spec || spec.secret || GITHUB_ONLY_INPUTS.has(name)) continue;
+    if (!spec || spec.secret || githubOnly(action, name)) continue;
     if (name in inputs) throw new Error(`${action}'s input ${name} collides with a component input`);
     const s = specInput(m, spec.type);
     inputs[name] = s;
@@ -129,7 +134,7 @@ export async function component(action: ActionName): Promise<Component> {
     flags.push(`\${${variableName(fileInput)}:+--${fileInput} "$${variableName(fileInput)}"}`);
   }
   const secrets = Object.entries(def.schema)
-    .filter(([input, spec]) => spec.secret && !GITHUB_ONLY_INPUTS.has(input))
+    .filter(([input, spec]) => spec.secret && !githubOnly(action, input))
     .map(([input]) => `#   ${input}: ${SECRET_VARIABLES[action][input] ?? `${envName(input)} (masked variable)`}`)
     .join('\n');
   const header = [

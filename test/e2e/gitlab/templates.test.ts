@@ -1,6 +1,7 @@
 // The GitLab components in templates/: generated files up to date, valid `spec:` headers, every
 // input a job uses declared (and every declared one used), every CLI flag an input of its action,
 // and each per-action component's inputs equal to its action.yml's (names and defaults).
+// The examples that include them use declared inputs and chain their jobs by needs.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,11 +9,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { actions } from '../../../packages/cli/src/actions.ts';
+import { dotenvKey } from '../../../packages/cli/src/dotenv.ts';
 import type { Schema } from '../../../packages/kit/src/inputs.ts';
 import { readActionMeta } from '../../../packages/kit/src/meta.ts';
-import { ACTIONS, commonInputs, expected, GITHUB_ONLY_INPUTS, type SpecInput, variableName } from '../../../templates/generate.ts';
+import { ACTIONS, commonInputs, expected, githubOnly, type SpecInput, variableName } from '../../../templates/generate.ts';
 import { repoRoot } from '../../support/run-action.ts';
-import { createProject, deliverPipeline, perActionPipeline } from './project.ts';
+import { component, createProject, deliverPipeline, perActionPipeline } from './project.ts';
 import { GCL, NODE } from './run.ts';
 
 const templates = join(repoRoot, 'templates');
@@ -159,10 +161,10 @@ describe.each(ACTIONS)('component %s and its action.yml', (action) => {
     const { schema } = await load();
     expect(own.sort()).toEqual(
       Object.keys(meta.inputs)
-        .filter((k) => !schema[k]?.secret && !GITHUB_ONLY_INPUTS.has(k))
+        .filter((k) => !schema[k]?.secret && !githubOnly(action, k))
         .sort(),
     );
-    for (const k of Object.keys(schema).filter((k) => schema[k]?.secret && !GITHUB_ONLY_INPUTS.has(k)))
+    for (const k of Object.keys(schema).filter((k) => schema[k]?.secret && !githubOnly(action, k)))
       expect(read(`${action}.yml`), `the header names ${k}'s variable`).toContain(`#   ${k}: `);
     for (const k of own) {
       const m = meta.inputs[k] as { required: boolean; default: string | undefined };
@@ -196,6 +198,69 @@ describe('examples/order-service/.gitlab-ci.yml', () => {
     }
     for (const [k, s] of Object.entries(spec)) if (s.default === undefined) expect(Object.keys(inc?.inputs ?? {}), `required ${k}`).toContain(k);
     expect(ci.stages).toEqual(expect.arrayContaining([spec['build-stage']?.default, spec['deploy-stage']?.default]));
+  });
+});
+
+describe('examples/order-service/.gitlab/canary.gitlab-ci.yml', () => {
+  const ci = parse(readFileSync(join(repoRoot, 'examples', 'order-service', '.gitlab', 'canary.gitlab-ci.yml'), 'utf8')) as {
+    include: { component: string; inputs: Record<string, unknown> }[];
+    stages: string[];
+    variables: Record<string, string>;
+  };
+  const includes = ci.include.map((inc) => {
+    const action = /^\$CI_SERVER_FQDN\/[\w-]+\/[\w-]+\/([a-z0-9-]+)@\S+$/.exec(inc.component)?.[1] as (typeof ACTIONS)[number];
+    return { action, inputs: inc.inputs, job: `${inc.inputs['job-prefix']}-${action}` };
+  });
+
+  it('includes per-action components, each with its own job-prefix, with declared inputs of their types, options and shapes', () => {
+    expect(includes.map((i) => i.action)).toEqual(['docker-build', 'registry-push', 'k8s-deploy', 'rollout-verify', 'k8s-deploy', 'smoke-test']);
+    expect(new Set(includes.map((i) => i.inputs['job-prefix'])).size).toBe(includes.length);
+    for (const { action, inputs, job } of includes) {
+      const { spec } = docs(`${action}.yml`);
+      for (const [k, v] of Object.entries(inputs)) {
+        const where = `${job}: ${k}`;
+        expect(Object.keys(spec), where).toContain(k);
+        expect(Array.isArray(v) ? 'array' : typeof v, where).toBe(spec[k]?.type ?? 'string');
+        if (spec[k]?.options) expect(spec[k]?.options, where).toContain(v);
+        if (spec[k]?.regex) expect(new RegExp(spec[k]?.regex as string).test(String(v)), `${where}: ${v}`).toBe(true);
+      }
+      for (const [k, s] of Object.entries(spec)) if (s.default === undefined) expect(Object.keys(inputs), `${job}: required ${k}`).toContain(k);
+      expect(ci.stages, job).toContain(inputs.stage ?? spec.stage?.default);
+    }
+  });
+
+  it('the canary deploy, the gates (failure and inconclusive reject) and the promote are what the GitHub example does', () => {
+    const [, , canary, verdict, promote] = includes;
+    expect(canary?.inputs).toMatchObject({ strategy: 'canary', 'canary-replicas': '1', images: '$REGISTRY_PUSH_REFS' });
+    expect(verdict?.inputs).toMatchObject({ 'resources-file': '$K8S_DEPLOY_RESOURCES_FILE', 'on-failure': 'reject', 'on-inconclusive': 'reject' });
+    // Each gate line is `name: <promql> <op> <n>`, its samples line indented under it.
+    const lines = String(verdict?.inputs.metrics).trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^error-rate: .*track="canary",release="\$K8S_DEPLOY_RELEASE_ID".* < 0\.05$/);
+    expect(lines[1]).toMatch(/^\s+samples: .*track="canary",release="\$K8S_DEPLOY_RELEASE_ID".* >= \d+$/);
+    expect(promote?.inputs).toMatchObject({ strategy: 'canary', action: 'promote' });
+  });
+
+  it('needs only earlier jobs, and uses only variables it defines, predefined CI_ ones and outputs of the jobs it needs', () => {
+    const earlier: string[] = [];
+    const byJob = Object.fromEntries(includes.map((i) => [i.job, i.action]));
+    for (const { action, inputs, job } of includes) {
+      const needs = (inputs.needs ?? docs(`${action}.yml`).spec.needs?.default) as string[];
+      for (const n of needs) expect(earlier, `${job} needs ${n}`).toContain(n);
+      const outputs = needs.flatMap((n) => {
+        const from = byJob[n] as string;
+        return Object.keys(readActionMeta(join(repoRoot, 'actions', from, 'action.yml')).outputs).flatMap((o) => [
+          dotenvKey(from, o),
+          `${dotenvKey(from, o)}_FILE`,
+        ]);
+      });
+      for (const [k, v] of Object.entries(inputs)) {
+        for (const m of String(v).matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+          const name = m[1] as string;
+          expect(name in ci.variables || name.startsWith('CI_') || outputs.includes(name), `${job}: ${k} uses $${name}`).toBe(true);
+        }
+      }
+      earlier.push(job);
+    }
   });
 });
 
@@ -233,6 +298,23 @@ describe('gitlab-ci-local reads the components (local include, inputs, GitLab JS
     const r = list(perActionPipeline({ runnerImage: 'r:1', repository: required.repository, version: 'v1', namespace: 'ns' }));
     expect(r.code, r.out).toBe(0);
     expect(r.jobs.map((j) => j.name)).toEqual(['docker-build', 'registry-push', 'k8s-deploy', 'smoke-test', 'rollout-verify'].map((a) => `shipline-${a}`));
+  });
+
+  it('the canary example: six jobs chained by needs', () => {
+    const ci = parse(readFileSync(join(repoRoot, 'examples', 'order-service', '.gitlab', 'canary.gitlab-ci.yml'), 'utf8')) as {
+      include: { component: string }[];
+    };
+    for (const inc of ci.include) inc.component = component(/\/([a-z0-9-]+)@\S+$/.exec(inc.component)?.[1] as string);
+    const r = list(ci);
+    expect(r.code, r.out).toBe(0);
+    expect(r.jobs.map((j) => [j.name, j.needs?.map((n) => n.job)])).toEqual([
+      ['build-docker-build', []],
+      ['push-registry-push', ['build-docker-build']],
+      ['canary-k8s-deploy', ['push-registry-push']],
+      ['verdict-rollout-verify', ['canary-k8s-deploy']],
+      ['promote-k8s-deploy', ['verdict-rollout-verify']],
+      ['promoted-smoke-test', ['promote-k8s-deploy']],
+    ]);
   });
 
   it.each([
