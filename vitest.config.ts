@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing but Node; `stack` talks to the local stack
+// Three projects: `unit` needs nothing but Node; `stack` (and `hardening`) talk to the local stack
 // (test/stack), which its global setup starts and which must not be skipped under CI. A test that
 // needs the stack is named `*.stack.test.ts` wherever it lives, and that name alone decides its project.
 export default defineConfig({
@@ -21,7 +21,7 @@ export default defineConfig({
             'test/e2e/**/*.test.ts',
             'images/*/**/*.test.ts',
           ],
-          exclude: ['**/*.stack.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.stack.test.ts', '**/*.hardening.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
         },
       },
@@ -32,6 +32,19 @@ export default defineConfig({
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/stack/global-setup.ts'],
           testTimeout: 300_000,
+          hookTimeout: 3_600_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Cross-cutting reliability and security figures (issue 14): each file prints "N tried, N
+        // correct" lines; `pnpm test:hardening` runs them alone, `pnpm test` with the rest.
+        test: {
+          name: 'hardening',
+          include: ['test/hardening/**/*.hardening.test.ts'],
+          exclude: ['**/node_modules/**'],
+          globalSetup: ['test/stack/global-setup.ts'],
+          testTimeout: 900_000,
           hookTimeout: 3_600_000,
           fileParallelism: false,
         },
