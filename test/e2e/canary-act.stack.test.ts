@@ -11,11 +11,11 @@
 // `shipline.dev/track` label becomes `track`), which is what the example's gate asks for.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, run, sh, tempDir, withStackEnv } from '../stack/index.ts';
 import { runCli } from '../support/run-action.ts';
+import { traffic } from '../support/traffic.ts';
 import { localizeWorkflow } from './act/localize.ts';
 import { type ActRun, runAct } from './act/run-act.ts';
 
@@ -110,48 +110,6 @@ const summaryOf = (r: ActRun, action: string): string =>
     .map((s) => s.content)
     .join('\n');
 
-/** A client that keeps requesting `path` every `everyMs` until stopped, counting the answers. */
-function steady(url: () => string | undefined, everyMs: number) {
-  const counts = { sent: 0, ok: 0, http5xx: 0, failed: 0, errors: [] as string[] };
-  let stopped = false;
-  const one = () =>
-    new Promise<void>((done) => {
-      const target = url();
-      if (!target) return done();
-      counts.sent++;
-      const req = http.get(target, { timeout: 2000, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if ((res.statusCode ?? 0) < 400) counts.ok++;
-          else if ((res.statusCode ?? 0) >= 500) counts.http5xx++;
-          else counts.failed++;
-          done();
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (e) => {
-        counts.failed++;
-        if (counts.errors.length < 10) counts.errors.push(`${target}: ${e.message}`);
-        done();
-      });
-    });
-  const loop = (async () => {
-    while (!stopped) {
-      const t = Date.now();
-      await one();
-      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - t))));
-    }
-  })();
-  return {
-    counts,
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return counts;
-    },
-  };
-}
-
 describe('the canary example under act', () => {
   let clusterIP = '';
   let stableUids: string[] = [];
@@ -222,9 +180,9 @@ describe('the canary example under act', () => {
     'rejects a canary that answers 500 on part of its traffic; stable serves every probe and keeps its pods',
     async () => {
       // Traffic for the gate to judge, through the Service (stable and canary pods alike).
-      const load = steady(() => `http://${clusterIP}:8080/orders`, 50);
+      const load = traffic(() => `http://${clusterIP}:8080/orders`, 50);
       let i = 0;
-      const probe = steady(() => `http://${stableIPs[i++ % stableIPs.length]}:8080/orders`, 200);
+      const probe = traffic(() => `http://${stableIPs[i++ % stableIPs.length]}:8080/orders`, 200);
       let r: ActRun;
       try {
         r = await act('bad-canary', ['APP_VERSION=bad', 'FAIL_RATE=0.5']);
@@ -232,8 +190,10 @@ describe('the canary example under act', () => {
         await load.stop();
         await probe.stop();
       }
-      console.log(`load through the Service: ${JSON.stringify({ ...load.counts, errors: undefined })}`);
-      console.log(`stable probes every 200 ms: ${probe.counts.sent} sent, ${probe.counts.ok} ok, ${probe.counts.failed + probe.counts.http5xx} failed`);
+      console.log(`load through the Service: ${JSON.stringify(load.tally)}`);
+      console.log(
+        `stable probes every 200 ms: ${probe.tally.sent} sent, ${probe.tally.ok} ok, ${probe.tally.failed + probe.tally.status5xx + probe.tally.otherStatus} failed`,
+      );
       expect(r.code, r.text.slice(-5000)).not.toBe(0);
       expect(resultOf(r, './actions/k8s-deploy')).toBe('success');
       expect(resultOf(r, './actions/rollout-verify'), r.text.slice(-5000)).toBe('failure');
@@ -249,11 +209,11 @@ describe('the canary example under act', () => {
       const stable = await pods('app=order-service');
       expect(stable.map((p) => p.metadata.uid).sort()).toEqual(stableUids);
       for (const p of stable) expect(p.spec.containers[0]?.image).toContain(stableDigest);
-      expect(probe.counts.sent).toBeGreaterThan(50);
-      expect(probe.counts.errors).toEqual([]);
-      expect(probe.counts.failed + probe.counts.http5xx).toBe(0);
+      expect(probe.tally.sent).toBeGreaterThan(50);
+      expect(probe.tally.firstErrors).toEqual([]);
+      expect(probe.tally.failed + probe.tally.status5xx + probe.tally.otherStatus).toBe(0);
       // The gate had failures to see: the canary did answer 500 through the Service.
-      expect(load.counts.http5xx).toBeGreaterThan(0);
+      expect(load.tally.status5xx).toBeGreaterThan(0);
     },
     ACT_TIMEOUT_MS + 60_000,
   );
@@ -261,14 +221,14 @@ describe('the canary example under act', () => {
   it(
     'promotes a good canary: the gates pass, stable rolls to its digest, the canary is removed',
     async () => {
-      const load = steady(() => `http://${clusterIP}:8080/orders`, 50);
+      const load = traffic(() => `http://${clusterIP}:8080/orders`, 50);
       let r: ActRun;
       try {
         r = await act('good-canary', ['APP_VERSION=good']);
       } finally {
         await load.stop();
       }
-      console.log(`load through the Service: ${JSON.stringify({ ...load.counts, errors: undefined })}`);
+      console.log(`load through the Service: ${JSON.stringify(load.tally)}`);
       expect(r.code, r.text.slice(-5000)).toBe(0);
       expect(summaryOf(r, 'rollout-verify')).toMatch(/Gates: passed/);
       expect(resultOf(r, './actions/smoke-test')).toBe('success');
@@ -279,7 +239,7 @@ describe('the canary example under act', () => {
       expect(stable).toHaveLength(2);
       for (const p of stable) expect(p.spec.containers[0]?.image).toContain(digest as string);
       // Good answers only: the load saw no 5xx from either version.
-      expect(load.counts.http5xx).toBe(0);
+      expect(load.tally.status5xx).toBe(0);
     },
     ACT_TIMEOUT_MS + 60_000,
   );
