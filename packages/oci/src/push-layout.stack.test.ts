@@ -253,6 +253,33 @@ describe('fault injection through a proxy in front of the real registry', () => 
     }
   });
 
+  it('a commit whose answer was lost is found in place instead of failing on the closed session', async () => {
+    let puts = 0;
+    // The registry stores the first blob; its answer never arrives; the retried PUT meets a closed session.
+    const proxy = await startFaultProxy(stack.registry, (req) =>
+      req.method === 'PUT' && req.url?.includes('/blobs/uploads/') && ++puts === 1 ? { kind: 'lose-answer' } : undefined,
+    );
+    try {
+      const lines: string[] = [];
+      const repo = uniqueRepo('oci/lost-answer');
+      const result = await pushImage({
+        source: await ociLayoutSource(single.dir),
+        destinations: [`${proxy.address}/${repo}:1`],
+        sleep: noSleep,
+        concurrency: 1,
+        log: (l) => lines.push(l),
+      });
+      expect(result.digest).toBe(single.rootDigest);
+      expect(proxy.requests.filter((r) => r.method === 'PUT' && r.url.includes('/blobs/uploads/')).map((r) => r.upstreamStatus)).toEqual([
+        201, 404, 201, 201, 201,
+      ]);
+      expect(lines.some((l) => /although its upload session was lost \(HTTP 404\)/.test(l))).toBe(true);
+      expect((await skopeoInspect(`${stack.registry}/${repo}:1`)).Layers).toEqual(single.layerDigests[0]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('retries a PATCH chunk reset in flight and still verifies the whole blob', async () => {
     let patches = 0;
     const proxy = await startFaultProxy(stack.registry, (req) => {

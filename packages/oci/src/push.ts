@@ -8,6 +8,12 @@ import { type BackoffOptions, type RetryInfo, withRetry } from './retrying-trans
 import type { Blob, ImageManifests, ImageSource } from './source.ts';
 import { createNodeTransport, type Transport } from './transport.ts';
 
+/**
+ * New upload sessions one blob may open after the registry lost its session. Each lost session
+ * already spent its own requests' retries; a registry that keeps losing them is broken.
+ */
+const MAX_SESSION_RESTARTS = 3;
+
 export type BlobState = 'checking' | 'exists' | 'mounted' | 'uploading' | 'uploaded';
 
 export interface BlobProgress {
@@ -307,7 +313,7 @@ export class ImagePush {
       if (await this.checkExistingBlob(t, blob.digest)) return 'exists' as const;
       const location = await this.mountBlob(t, blob, from);
       if (location === undefined) return 'mounted' as const;
-      await this.streamAndCommit(t, blob, location);
+      await this.uploadInSession(t, blob, location);
       return 'uploaded' as const;
     });
     if (outcome === 'uploaded') {
@@ -331,16 +337,7 @@ export class ImagePush {
       sent += n;
       this.progress(t, blob, 'uploading', sent);
     };
-    try {
-      await this.streamAndCommit(t, blob, await this.initiateUpload(t), onBytes);
-    } catch (err) {
-      // A registry that lost the upload session (restart, load balancer switch) answers
-      // 404/416 to the next request of that session: start the upload once more.
-      const status = (err as { status?: number }).status;
-      if (status !== 404 && status !== 416) throw err;
-      this.log(`restarting the upload of ${blob.digest} to ${t.name} (HTTP ${status})`);
-      await this.streamAndCommit(t, blob, await this.initiateUpload(t), onBytes);
-    }
+    await this.uploadInSession(t, blob, await this.initiateUpload(t), onBytes);
     this.tally.pushedBytes += blob.size;
     this.tally.uploadedBlobs++;
     this.progress(t, blob, 'uploaded', sent);
@@ -364,6 +361,31 @@ export class ImagePush {
     const r = await this.client(t).startUpload(t.repository);
     if (r.mounted) throw new OciError('unexpected mount');
     return r.location;
+  }
+
+  /**
+   * Stream and commit in the session at `location`, opening a new session when the registry lost
+   * this one. A registry answers 404/416 to a session it dropped (restart, load balancer switch,
+   * a body broken off mid-blob), and also to the retry of a commit whose answer never arrived:
+   * so the blob is looked up first, and only uploaded again when it is not there.
+   */
+  private async uploadInSession(t: PushTarget, blob: Blob, location: string, onBytes?: (n: number) => void): Promise<void> {
+    let loc = location;
+    for (let restarts = 0; ; restarts++) {
+      try {
+        await this.streamAndCommit(t, blob, loc, onBytes);
+        return;
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        if ((status !== 404 && status !== 416) || restarts >= MAX_SESSION_RESTARTS) throw err;
+        if (await this.checkExistingBlob(t, blob.digest)) {
+          this.log(`${blob.digest} is in ${t.name} although its upload session was lost (HTTP ${status}): its commit got through`);
+          return;
+        }
+        this.log(`restarting the upload of ${blob.digest} to ${t.name} (HTTP ${status})`);
+        loc = await this.initiateUpload(t);
+      }
+    }
   }
 
   /** Send the bytes (one PUT, or PATCH chunks) and commit them under the blob's digest. */
