@@ -1,7 +1,17 @@
 // k8s-deploy's adapter: the only file that reads the environment, builds the real clients (the
 // kubeconfig session and API client, kubectl for kustomizations) and maps the kube package's
 // errors onto this action's inputs and hints. The logic is run.ts; outputs and summary are here.
-import { type ActionDefinition, ActionFailure, type Log, type RunContext, Summary, UserError, untrusted } from '@shipline/kit';
+import {
+  type ActionDefinition,
+  ActionFailure,
+  type Log,
+  type RunContext,
+  registerCancelTask,
+  Summary,
+  tlsVerificationOff,
+  UserError,
+  untrusted,
+} from '@shipline/kit';
 import type { ContextLike, DeploymentsClient } from '@shipline/kit/deployments';
 import { urlSecrets } from '@shipline/kit/redact-url';
 import type { AppliedResource, ApplyRemedy, PromoteResult, Provenance } from '@shipline/kube';
@@ -173,6 +183,7 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<DeployOu
       now: () => performance.now(),
       signal: ctx.signal,
       deployments,
+      lockIdentity: kube.holderIdentity(env),
     });
   } catch (e) {
     throw toUserError(e, inputs, kube);
@@ -199,6 +210,7 @@ function openCluster(kube: Kube, choice: KubeconfigChoice, env: NodeJS.ProcessEn
     secrets: kube.secretsOf(access),
     connect: async ({ concurrency, requestTimeoutMs }) => {
       const conn = await kube.connectionOf(access);
+      if (!conn.rejectUnauthorized) tlsVerificationOff(`the API server ${conn.server.host}`, 'kubeconfig `insecure-skip-tls-verify: true`');
       const { waitForRollout } = await import('./wait.ts');
       const release = await import('./release.ts');
       const client = new kube.KubeClient(conn, { maxSockets: concurrency, timeoutMs: requestTimeoutMs, proxyEnv: env });
@@ -209,6 +221,19 @@ function openCluster(kube: Kube, choice: KubeconfigChoice, env: NodeJS.ProcessEn
         promote: (request) => release.promote(client, request),
         reject: (request) => release.reject(client, request),
         wait: (resources, timeoutMs, log) => waitForRollout(client, resources, timeoutMs, log),
+        lock: async (options) => {
+          const held = await kube.DeployLock.acquire(client, options);
+          if (!held) return undefined;
+          // A cancelled job gives the lock back at once rather than making the next run wait for expiry.
+          const unregister = registerCancelTask(() => held.release());
+          return {
+            assertHeld: () => held.assertHeld(),
+            release: async () => {
+              unregister();
+              await held.release();
+            },
+          };
+        },
         close: () => client.close(),
       };
     },
@@ -222,6 +247,13 @@ export function toUserError(e: unknown, inputs: Inputs, kube: Kube): unknown {
   if (e instanceof kube.ImageRefError) return new UserError(e.message, { input: 'images', hint: e.hint });
   if (e instanceof kube.KubeconfigError) return new UserError(e.message, kubeconfigInputFor(e, inputs));
   if (e instanceof kube.ProgressiveError) return progressiveError(e);
+  // The holder's identity is the lease's text (any run could have written it): shown inert.
+  if (e instanceof kube.LockTimeoutError)
+    return new UserError(untrusted(e.message, { oneLine: true }), {
+      input: 'lock-timeout',
+      hint: 'another deploy of this set is running; raise `lock-timeout` to wait longer, or run the two deploys one after the other',
+    });
+  if (e instanceof kube.LockLostError) return new ActionFailure(`${untrusted(e.message, { oneLine: true })} — ${e.hint}`);
   if (e instanceof kube.KubeError) return new UserError(e.message, { hint: e.hint });
   return e;
 }

@@ -84,6 +84,9 @@ export const schema = {
   'dry-run': input.boolean({ default: 'false' }),
   prune: input.boolean({ default: 'false' }),
   set: input.string({ pattern: LABEL_VALUE, patternHint: 'a label value: at most 63 letters, digits, -, _ or ., starting and ending with a letter or digit' }),
+  // The deploy lock guards prune (the one step that deletes another run's objects): on by default.
+  lock: input.boolean({ default: 'true' }),
+  'lock-timeout': input.duration({ default: '5m', min: 1000, max: 24 * 3_600_000 }),
   provenance: input.boolean({ default: 'true' }),
   'image-pull-secret': input.string({ pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, patternHint: 'a Secret name: lowercase letters, digits, - and .' }),
   registry: input.string({ pattern: /^[A-Za-z0-9.-]+(:\d{1,5})?$/, patternHint: 'host[:port] of the registry, e.g. 127.0.0.1:5001' }),

@@ -94,6 +94,17 @@ function world(opts: {
     reject: async () => {
       throw new Error('reject not expected');
     },
+    lock: async (o) => {
+      events.push(`lock ${o.namespace}/${o.set} ${o.identity} ${o.timeoutMs}`);
+      let held = true;
+      return {
+        assertHeld: async () => void events.push('lock held?'),
+        release: async () => {
+          if (held) events.push('unlock');
+          held = false;
+        },
+      };
+    },
     close: () => events.push('close cluster'),
   };
   const session: ClusterSession = {
@@ -123,6 +134,7 @@ function world(opts: {
       return structuredClone(opts.manifests ?? [deployment('web', 'reg:5000/shop/web:1')]);
     },
     provenance: { repository: 'acme/shop', commit: 'abc123' },
+    lockIdentity: 'run-1',
     now: (() => {
       let t = 0;
       return () => (t += 250);
@@ -251,5 +263,53 @@ describe('k8s-deploy run', () => {
     const images = `reg:5000/shop/web@${D}\nreg:5000/shop/web@sha256:${'b'.repeat(64)}`;
     await expect(run(inputs({ images }), bad.deps)).rejects.toBeInstanceOf(ImageRefError);
     expect(bad.events.some((e) => e.startsWith('connect'))).toBe(false);
+  });
+
+  describe('deploy lock', () => {
+    const pruning = (events: string[]) => ({
+      dryRun: false,
+      resources: [applied('web')],
+      pruned: [],
+      namespaces: ['shop'],
+      events,
+    });
+    it('a pruning run takes the lock before applying, checks it before prune and releases it after', async () => {
+      const w = world({
+        deploy: async (_m, o) => {
+          w.events.push('applied');
+          await o.beforePrune?.();
+          w.events.push('pruned');
+          return pruning(w.events);
+        },
+      });
+      await run(inputs({ set: 'orders', prune: 'true', namespace: 'shop', 'lock-timeout': '30s' }), w.deps);
+      const e = w.events.filter((x) => /lock|applied|pruned|deploy|close cluster/.test(x));
+      expect(e).toEqual(['lock shop/orders run-1 30000', 'deploy', 'applied', 'lock held?', 'pruned', 'unlock', 'close cluster']);
+    });
+    it('gives the lock back before waiting for the rollout (the next run need not wait for it)', async () => {
+      const w = world({ wait: async () => ({ status: 'success', reason: 'ok', resources: [] }) as unknown as VerifyResult });
+      await run(inputs({ set: 'orders', prune: 'true', wait: 'true' }), w.deps);
+      const e = w.events.filter((x) => x === 'unlock' || x === 'wait');
+      expect(e).toEqual(['unlock', 'wait']);
+    });
+    it.each([
+      ['no prune', { set: 'orders' }],
+      ['lock: false', { set: 'orders', prune: 'true', lock: 'false' }],
+      ['dry-run', { set: 'orders', prune: 'true', 'dry-run': 'true' }],
+    ])('%s: no lock', async (_name, raw) => {
+      const w = world({});
+      await run(inputs(raw), w.deps);
+      expect(w.events.filter((x) => x.startsWith('lock') || x === 'unlock')).toEqual([]);
+      expect(w.deployed[0]?.options.beforePrune).toBeUndefined();
+    });
+    it('releases the lock when the deploy throws', async () => {
+      const w = world({
+        deploy: async () => {
+          throw new Error('boom');
+        },
+      });
+      await expect(run(inputs({ set: 'orders', prune: 'true' }), w.deps)).rejects.toThrow('boom');
+      expect(w.events).toContain('unlock');
+    });
   });
 });

@@ -17,6 +17,7 @@ import {
   dockerConfigSecret,
   type ImageChange,
   isWorkload,
+  type LockOptions,
   type Manifest,
   type ProgressiveDeployOptions,
   type ProgressiveDeployResult,
@@ -66,7 +67,16 @@ export interface DeployCluster {
   reject(request: ReleaseRequest): Promise<RejectResult[]>;
   /** With `wait: true`: the status engine's verdict on the applied objects. */
   wait(resources: AppliedResource[], timeoutMs: number, log: Log): Promise<VerifyResult>;
+  /** Waits for and takes the set's deploy lock; undefined when its namespace does not exist (yet). */
+  lock(options: LockOptions): Promise<HeldLock | undefined>;
   close(): void;
+}
+
+/** The set's deploy lock while this run holds it. */
+export interface HeldLock {
+  /** Before prune: throws when another run took the lease over. */
+  assertHeld(): Promise<void>;
+  release(): Promise<void>;
 }
 
 /** Which releases a promote or reject acts on. */
@@ -95,6 +105,8 @@ export interface Deps {
   signal?: AbortSignal | undefined;
   /** GitHub Deployments (`github-token` and `environment` given); undefined: none is recorded. */
   deployments?: DeploymentsClient | undefined;
+  /** The deploy lock's holder identity (the run's URL, host and pid). */
+  lockIdentity?: string | undefined;
 }
 
 /** Objects the API server refused; nothing was applied when `phase` is dry-run. */
@@ -181,6 +193,19 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         environmentUrl: inputs['environment-url']?.href,
         autoInactive: state === 'success' ? true : undefined,
       });
+    // Only a run that prunes can delete another run's objects: that one waits for the set's lock.
+    const lock =
+      inputs.prune && inputs.lock && !inputs['dry-run'] && inputs.set !== undefined
+        ? await cluster.lock({
+            namespace,
+            set: inputs.set,
+            identity: deps.lockIdentity ?? `pid ${process.pid}`,
+            timeoutMs: inputs['lock-timeout'],
+            createNamespace: inputs['create-namespace'],
+            log: deps.log,
+            signal: deps.signal,
+          })
+        : undefined;
     try {
       const options: DeployOptions = {
         force: inputs['force-conflicts'],
@@ -191,6 +216,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         prune: inputs.prune,
         concurrency: inputs.concurrency,
         log: deps.log,
+        ...(lock ? { beforePrune: () => lock.assertHeld() } : {}),
       };
       const strategy = inputs.strategy;
       const title = `${inputs['dry-run'] ? 'Server-side dry-run (nothing is changed)' : 'Server-side apply'}${strategy === 'rolling' ? '' : `, ${strategy}`}`;
@@ -205,6 +231,8 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
               ...(deps.signal ? { signal: deps.signal } : {}),
             }),
       );
+      // Prune is done: the next run of the set may go on while this one waits for its rollout.
+      await lock?.release();
       for (const r of result.releases ?? [])
         deps.log.info(untrusted(`${r.strategy} ${r.namespace}/${r.app}: ${r.workload}${r.preview ? `, preview Service ${r.preview}` : ''}`, { oneLine: true }));
       logResult(result.resources, result.pruned, result.dryRun, deps.log);
@@ -243,6 +271,7 @@ export async function run(inputs: Inputs, deps: Deps): Promise<DeployOutcome> {
         action: 'deploy',
       };
     } finally {
+      await lock?.release();
       cluster.close();
     }
   } finally {

@@ -48,6 +48,7 @@ const manifest: Manifest = {
 function deps(host: Log, deployments: Deps['deployments'], cluster: Partial<DeployCluster> = {}): Deps {
   const full: DeployCluster = {
     secrets: [],
+    lock: async () => undefined,
     deploy: async (_m, o) => ({ dryRun: o.dryRun, resources: [applied], pruned: [], namespaces: ['shop'] }),
     wait: async () => {
       throw new Error('wait not expected');

@@ -3,7 +3,7 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cancelSignal, installCancellation, privateTempDir, registeredPaths, removeRegistered } from './cleanup.ts';
+import { cancelSignal, installCancellation, privateTempDir, registerCancelTask, registeredPaths, removeRegistered } from './cleanup.ts';
 import { exec } from './exec.ts';
 
 describe('temp dirs', () => {
@@ -61,6 +61,47 @@ describe('a signal', () => {
       const started = Date.now();
       process.emit('SIGINT', 'SIGINT');
       expect((await child).signal).toBe('SIGKILL');
+      await done;
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      uninstall();
+    }
+  });
+
+  it('network work a cancelled run still owes (a lock release) is awaited before exit; unregistered work is not run', async () => {
+    const events: string[] = [];
+    let exited!: () => void;
+    const done = new Promise<void>((r) => (exited = r));
+    const uninstall = installCancellation({
+      graceMs: 2000,
+      exit: () => {
+        events.push('exit');
+        exited();
+      },
+    });
+    const unregister = registerCancelTask(async () => events.push('not me'));
+    unregister();
+    registerCancelTask(async () => {
+      await new Promise((r) => setTimeout(r, 100));
+      events.push('released');
+    });
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      await done;
+      expect(events).toEqual(['released', 'exit']);
+    } finally {
+      uninstall();
+    }
+  });
+
+  it('a cancel task that hangs does not keep the run past the grace', async () => {
+    let exited!: () => void;
+    const done = new Promise<void>((r) => (exited = r));
+    const uninstall = installCancellation({ graceMs: 300, exit: () => exited() });
+    registerCancelTask(() => new Promise(() => {}));
+    try {
+      const started = Date.now();
+      process.emit('SIGTERM', 'SIGTERM');
       await done;
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {

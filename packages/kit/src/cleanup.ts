@@ -13,6 +13,7 @@ import { join } from 'node:path';
 
 const paths = new Set<string>();
 const children = new Set<ChildProcess>();
+const tasks = new Set<() => Promise<unknown>>();
 let controller = new AbortController();
 
 function remove(path: string): void {
@@ -58,6 +59,27 @@ export function removeRegistered(): void {
 /** Registered paths, for tests. */
 export function registeredPaths(): string[] {
   return [...paths];
+}
+
+/**
+ * Registers work a cancelled run still owes the world over the network (releasing a deploy lock),
+ * awaited after the files are gone, within the children's grace; the returned function unregisters it.
+ */
+export function registerCancelTask(task: () => Promise<unknown>): () => void {
+  tasks.add(task);
+  return () => {
+    tasks.delete(task);
+  };
+}
+
+function runTasks(): Promise<void> {
+  const all = [...tasks].map((t) =>
+    Promise.resolve()
+      .then(t)
+      .catch(() => {}),
+  );
+  tasks.clear();
+  return Promise.all(all).then(() => undefined);
 }
 
 /** Aborted when the job is cancelled: exec kills its child, long waits stop. */
@@ -132,7 +154,7 @@ export function installCancellation(opts: CancellationOptions = {}): () => void 
       // A child that ignores even SIGKILL's delivery for a moment must not keep us waiting.
       setTimeout(finish, 200).unref();
     }, grace);
-    void allExited().then(() => {
+    void Promise.all([allExited(), runTasks()]).then(() => {
       clearTimeout(deadline);
       finish();
     });

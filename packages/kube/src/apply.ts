@@ -41,6 +41,8 @@ export interface DeployOptions {
   revisionTimeoutMs?: number;
   log: DeployLog;
   sleep?: (ms: number) => Promise<void>;
+  /** Called after apply, before prune (the deploy lock checks that it still holds its lease). */
+  beforePrune?: () => Promise<void>;
 }
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'pruned';
@@ -120,6 +122,7 @@ export async function deploy(client: KubeClient, manifests: readonly Manifest[],
   await dryRunPlan(client, plan, opts);
   if (opts.dryRun) return previewPlan(client, plan, opts);
   const resources = await applyPlan(client, plan, opts);
+  if (opts.prune) await opts.beforePrune?.();
   const pruned = opts.prune ? await prunePlan(client, plan, opts) : [];
   return { dryRun: false, resources, pruned, namespaces: namespacesOf(plan.items) };
 }

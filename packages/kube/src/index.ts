@@ -47,6 +47,20 @@ export {
   substituteImages,
 } from './images.ts';
 export { type ClusterAccess, type Connection, connectionOf, type KubeconfigSource, openKubeconfig, secretsOf } from './kubeconfig.ts';
+export {
+  claimedLease,
+  DeployLock,
+  holderIdentity,
+  type Lease,
+  type LeaseState,
+  LOCK_LEASE_SECONDS,
+  LockLostError,
+  type LockOptions,
+  LockTimeoutError,
+  leaseNameFor,
+  leaseState,
+  microTime,
+} from './lock.ts';
 export { type LoadOptions, loadManifests, type Manifest, parseManifests, resolveSource, substituteVars } from './manifests.ts';
 export { describeObject, groupOf, type KubeObject, type ObjectMeta, objectKey } from './object.ts';
 export { orderObjects, phaseOf, phases } from './order.ts';
