@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type ActionDefinition, type Exec, exec, Summary, tempParent } from '@shipline/kit';
+import { type ActionDefinition, type Exec, exec, Summary, tempParent, UserError } from '@shipline/kit';
+import { InvalidReferenceError, parseReference } from '@shipline/oci';
 import { Buildx } from './buildx.ts';
 import type { ActionsCache } from './cache.ts';
 import { type Inputs, schema, validate } from './inputs.ts';
@@ -16,13 +17,30 @@ function eventPayload(path: string | undefined): unknown {
   }
 }
 
+/**
+ * The BuildKit image is used only when a builder has to be created, so a malformed one would pass
+ * every run that finds its builder already there and fail the first run on a fresh runner. Found by
+ * the bad-input corpus (issue 14).
+ */
+export function validateBuildkitImage(image: string): void {
+  try {
+    parseReference(image);
+  } catch (e) {
+    if (e instanceof InvalidReferenceError) throw new UserError(e.message, { input: 'buildkit-image', ...(e.hint ? { hint: e.hint } : {}) });
+    throw e;
+  }
+}
+
 // @actions/cache brings the Azure SDK along; it is loaded only when the actions cache mode runs.
 const loadActionsCache = async (): Promise<ActionsCache> => (await import('@actions/cache')) as unknown as ActionsCache;
 
 export const dockerBuild: ActionDefinition<typeof schema, BuildResult> = {
   name: 'docker-build',
   schema,
-  validate,
+  validate: (inputs) => {
+    validate(inputs);
+    validateBuildkitImage(inputs['buildkit-image']);
+  },
   run: (inputs: Inputs, ctx) => {
     // Every docker call's command line goes to the debug log (masked); the job's cancellation kills it.
     const docker: Exec = (program, args, options) => exec(program, args, { log: ctx.log, ...options });

@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UserError } from '@shipline/kit';
 import { CaFileError, OciError, RegistryTlsError } from '@shipline/oci';
-import { describe, expect, it } from 'vitest';
-import { asUserError } from './action.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { asUserError, validateFiles } from './action.ts';
 
 // The library raises typed errors without naming inputs; the adapter alone decides which input
 // to blame and what to tell the user.
@@ -26,5 +29,44 @@ describe('library errors mapped to inputs', () => {
     });
     const bug = new TypeError('x is undefined');
     expect(asUserError(bug)).toBe(bug);
+  });
+});
+
+// Found by the bad-input corpus (issue 14): these were read only when a push needed them.
+describe('files and the daemon address are checked before the push', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shipline-push-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const blame = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      return e as UserError;
+    }
+    return undefined;
+  };
+
+  it('a ca-file without a PEM certificate blames ca-file', () => {
+    expect(blame(() => validateFiles({ 'ca-file': file('ca.txt', 'not a cert\n') }))).toMatchObject({
+      input: 'ca-file',
+      message: expect.stringMatching(/holds no PEM/),
+    });
+    expect(blame(() => validateFiles({ 'ca-file': file('ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n') }))).toBeUndefined();
+  });
+
+  it('a docker-config that is not a JSON object blames docker-config without quoting the file', () => {
+    const e = blame(() => validateFiles({ 'docker-config': file('config.yaml', 'auths: {"r": {auth: "c2VjcmV0LXZhbHVl"}}\n') }));
+    expect(e).toMatchObject({ input: 'docker-config', message: expect.stringMatching(/is not a docker config\.json/) });
+    expect(`${e?.message} ${e?.hint}`).not.toContain('c2VjcmV0LXZhbHVl');
+    expect(blame(() => validateFiles({ 'docker-config': file('array.json', '[]') }))?.input).toBe('docker-config');
+    expect(blame(() => validateFiles({ 'docker-config': file('config.json', '{"auths":{}}') }))).toBeUndefined();
+  });
+
+  it('an unsupported docker-host blames docker-host', () => {
+    expect(blame(() => validateFiles({ 'docker-host': 'bogus://x' }))).toMatchObject({ input: 'docker-host', message: expect.stringMatching(/not supported/) });
+    expect(blame(() => validateFiles({ 'docker-host': 'unix:///var/run/docker.sock' }))).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
-import { type ActionDefinition, type RunContext, Summary, UserError } from '@shipline/kit';
+import { readFileSync } from 'node:fs';
+import { type ActionDefinition, input, type RunContext, Summary, tlsVerificationOff, UserError } from '@shipline/kit';
 import { urlSecrets } from '@shipline/kit/redact-url';
-import { CaFileError, createCredentialSource, dockerImageSource, OciError, ociLayoutSource, pushImage, RegistryTlsError } from '@shipline/oci';
+import { CaFileError, createCredentialSource, dockerEndpoint, dockerImageSource, OciError, ociLayoutSource, pushImage, RegistryTlsError } from '@shipline/oci';
 import { credentialRegistry, type Inputs, schema, validate } from './inputs.ts';
 import { type PushReport, type Registry, run } from './run.ts';
 
@@ -10,7 +11,10 @@ const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy
 export const registryPush: ActionDefinition<typeof schema, PushReport> = {
   name: 'registry-push',
   schema,
-  validate,
+  validate: (inputs) => {
+    validate(inputs);
+    validateFiles(inputs);
+  },
   run: (inputs, ctx) => runWithRegistry(inputs, ctx),
   outputs: (r) => ({
     digest: r.digest,
@@ -36,6 +40,46 @@ export const registryPush: ActionDefinition<typeof schema, PushReport> = {
     return s.paragraph(`${(r.pushedBytes / MB).toFixed(1)} MB uploaded, ${r.reusedBlobs} blob(s) reused, in ${(r.durationMs / 1000).toFixed(2)} s.`);
   },
 };
+
+/**
+ * The files and the daemon address are read only when a push needs them (a plain-HTTP registry never
+ * opens the CA file), so a wrong one would pass unnoticed until the day it matters; check them here,
+ * before the first side effect. Found by the bad-input corpus (issue 14).
+ */
+export function validateFiles(i: Partial<Pick<Inputs, 'ca-file' | 'docker-config' | 'docker-host'>>): void {
+  const ca = i['ca-file'];
+  if (ca !== undefined && !readFileSync(ca, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+    throw new UserError(`${input.quote(ca)} holds no PEM certificate`, {
+      input: 'ca-file',
+      hint: "give a PEM file with the registry's CA (-----BEGIN CERTIFICATE----- blocks)",
+    });
+  }
+  const config = i['docker-config'];
+  if (config !== undefined) {
+    // Only the shape is checked; the file holds credentials, so neither it nor the parser's message
+    // (which quotes the text around the fault) is shown.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(config, 'utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new UserError(`${input.quote(config)} is not a docker config.json (a JSON object)`, {
+        input: 'docker-config',
+        hint: 'point docker-config at a config.json as `docker login` writes it, e.g. ~/.docker/config.json',
+      });
+    }
+  }
+  if (i['docker-host'] !== undefined) {
+    try {
+      dockerEndpoint(i['docker-host']);
+    } catch (e) {
+      if (e instanceof OciError) throw new UserError(e.message, { input: 'docker-host', ...(e.hint ? { hint: e.hint } : {}) });
+      throw e;
+    }
+  }
+}
 
 /**
  * An OciError is the user's to fix (bad credentials, unknown image, unreachable registry): one
@@ -101,5 +145,6 @@ function realRegistry(inputs: Inputs, ctx: RunContext, env: NodeJS.ProcessEnv): 
 async function runWithRegistry(inputs: Inputs, ctx: RunContext): Promise<PushReport> {
   // A proxy URL's userinfo is a credential too (it goes to the proxy as Proxy-Authorization).
   for (const name of PROXY_VARIABLES) for (const s of urlSecrets(process.env[name] ?? '')) ctx.mask(s);
+  for (const host of inputs['insecure-registries']) tlsVerificationOff(`registry ${host}`, 'input `insecure-registries`, which allows plain HTTP too');
   return run(inputs, { registry: realRegistry(inputs, ctx, process.env), log: ctx.log, mask: ctx.mask, dockerHost: process.env.DOCKER_HOST });
 }

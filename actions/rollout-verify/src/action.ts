@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pushDelivery } from '@shipline/gates';
-import { type ActionDefinition, type RunContext, UserError, untrusted } from '@shipline/kit';
+import { type ActionDefinition, type RunContext, tlsVerificationOff, UserError, untrusted } from '@shipline/kit';
 import { redactUrl, urlSecrets } from '@shipline/kit/redact-url';
 import { openForDeployment } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
@@ -62,6 +62,11 @@ async function runWithCluster(inputs: Inputs, ctx: RunContext): Promise<VerifyOu
       conn = await kube.connectionOf(access);
     } catch (e) {
       throw toUserError(e, inputs, kube);
+    }
+    if (!conn.rejectUnauthorized) tlsVerificationOff(`the API server ${conn.server.host}`, 'kubeconfig `insecure-skip-tls-verify: true`');
+    if (hasGates(inputs) && inputs['smoke-insecure']) {
+      const https = [...new Set(inputs['smoke-url'].filter((u) => u.protocol === 'https:').map((u) => u.origin))].join(', ');
+      tlsVerificationOff(https || "the smoke gate's https targets", 'input `smoke-insecure: true`');
     }
     for (const v of Object.values(conn.headers)) ctx.mask(v.replace(/^(Bearer|Basic) /, ''));
     if (conn.proxyUrl) for (const s of urlSecrets(conn.proxyUrl)) ctx.mask(s);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ActionDefinition, Summary, UserError, untrusted } from '@shipline/kit';
+import { type ActionDefinition, Summary, tlsVerificationOff, UserError, untrusted } from '@shipline/kit';
 import { openForDeployment } from '../../shared/src/deployment-inputs.ts';
 import { kubeconfigInputFor } from '../../shared/src/kubeconfig-inputs.ts';
 import { request } from './http.ts';
@@ -11,6 +11,7 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
   schema,
   validate,
   run: async (inputs: Inputs, ctx) => {
+    if (inputs.insecure) tlsVerificationOff(httpsOrigins(inputs.url) || 'every https target', 'input `insecure: true`');
     const deployments = await openForDeployment(inputs['github-token'], inputs['deployment-id'], ctx.log);
     return run(inputs, {
       request,
@@ -53,6 +54,11 @@ export const smokeTest: ActionDefinition<typeof schema, SmokeResult> = {
   },
 };
 
+/** The https origins among `urls` (never their userinfo), for the TLS warning. */
+export function httpsOrigins(urls: URL[]): string {
+  return [...new Set(urls.filter((u) => u.protocol === 'https:').map((u) => u.origin))].join(', ');
+}
+
 /**
  * Cluster access for service/pod targets. The Kubernetes client is imported only here, so URL-only
  * runs do not pay for loading it.
@@ -74,6 +80,7 @@ async function connect(choice: KubeconfigChoice): Promise<ApiConnection> {
   }
   try {
     const conn = await kube.connectionOf(access);
+    if (!conn.rejectUnauthorized) tlsVerificationOff(`the API server ${conn.server.host}`, 'kubeconfig `insecure-skip-tls-verify: true`');
     return { ...conn, secrets: kube.secretsOf(access), close: () => access.close() };
   } catch (e) {
     access.close();

@@ -40,6 +40,9 @@ describe('parseCondition', () => {
     ['x: sum(y{a="b}) < 1', 'the query has a quote " that is never closed'],
     ['x: sum(y[1m)) < 1', 'the query has ")" where "]" is expected'],
     ['x: sum(y)) < 1', 'the query has ")" without its "("'],
+    // Found by the bad-input corpus (issue 14): a mistyped operator left the query ending in one.
+    ['x: up =< 1', 'the query ends with "=" before "<"'],
+    ['x: sum(y) + > 1', 'the query ends with "+" before ">"'],
   ];
   it.each(bad)('rejects %j: %s', (line, problem) => {
     const err = (() => {

@@ -123,6 +123,16 @@ function splitCondition(input: string, lineNo: number, line: string, rest: strin
   const query = rest.slice(0, op.at).trim();
   const right = rest.slice(op.at + op.op.length).trim();
   if (query === '') throw new GateSyntaxError(input, lineNo, line, `no PromQL query before "${op.op}"`);
+  // `up =< 1` splits as `up =` < 1: a query left ending in an operator is a mistyped comparison,
+  // which Prometheus would only reject on every measurement, long after the rollout.
+  const dangling = /[=!<>+\-*/%^]$/.exec(query)?.[0];
+  if (dangling)
+    throw new GateSyntaxError(
+      input,
+      lineNo,
+      line,
+      `the query ends with "${dangling}" before "${op.op}": write the comparison as one of ${OPERATORS.join(' ')}`,
+    );
   if (!NUMBER.test(right))
     throw new GateSyntaxError(input, lineNo, line, `the threshold after "${op.op}" must be a number, not ${JSON.stringify(right.slice(0, 60))}`);
   return { query, op: op.op, threshold: Number(right) };

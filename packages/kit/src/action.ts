@@ -3,6 +3,7 @@ import { ActionFailure, type Annotation, flatten, messageOf, UserError } from '.
 import { GitHubHost, type Host, type Log } from './host.ts';
 import { type InputsOf, parseInputs, type Schema, scrubbed } from './inputs.ts';
 import type { Summary } from './summary.ts';
+import { setTlsLog, takeTlsNotes, withTlsNotes } from './tls.ts';
 
 export interface RunContext {
   log: Log;
@@ -54,6 +55,8 @@ export async function runAction<S extends Schema, R>(def: ActionDefinition<S, R>
   // Structured ones (a kubeconfig) are left out: their ordinary values (a server URL, a plugin's
   // path) rightly appear in errors, and their secret fields are masked one by one.
   const secretValues = new Map<string, string>();
+  takeTlsNotes();
+  setTlsLog(host);
   try {
     const inputs = parseInputs(
       def.schema,
@@ -78,7 +81,7 @@ export async function runAction<S extends Schema, R>(def: ActionDefinition<S, R>
     };
     const result = await def.run(inputs, ctx);
     for (const [k, v] of Object.entries(def.outputs(result))) host.setOutput(k, v);
-    const summary = def.summary?.(result);
+    const summary = withTlsNotes(def.summary?.(result), takeTlsNotes());
     if (summary && !summary.empty) await host.writeSummary(summary);
     const failed = def.failure?.(result);
     if (failed) {
@@ -92,6 +95,10 @@ export async function runAction<S extends Schema, R>(def: ActionDefinition<S, R>
     if (!(e instanceof UserError) && !(e instanceof ActionFailure) && e instanceof Error && e.stack) host.debug(e.stack);
     code = 1;
   } finally {
+    // A run that failed after turning verification off still says so in its summary.
+    const tls = withTlsNotes(undefined, takeTlsNotes());
+    if (tls) await host.writeSummary(tls).catch(() => {});
+    setTlsLog(undefined);
     removeRegistered();
     uninstall();
     await host.finish();

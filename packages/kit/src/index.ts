@@ -6,6 +6,7 @@ export {
   cancelSignal,
   installCancellation,
   privateTempDir,
+  registerCancelTask,
   registerCleanup,
   removeRegistered,
   type TempDir,
@@ -34,5 +35,6 @@ export {
   sleep,
 } from './retry.ts';
 export { Summary } from './summary.ts';
+export { tlsVerificationOff } from './tls.ts';
 export { inert, inertLine, type UntrustedOptions, untrusted } from './untrusted.ts';
 export { input };

@@ -130,15 +130,15 @@ ${extra}`;
     );
     mkdirSync(join(temp, 'certs', 'pki'));
     for (const [n, v] of [
-      ['ca.crt', 'CA PEM'],
-      ['me.crt', 'CERT PEM'],
-      ['me.key', 'KEY PEM'],
+      ['ca.crt', '-----BEGIN CERTIFICATE-----CA'],
+      ['me.crt', '-----BEGIN CERTIFICATE-----CERT'],
+      ['me.key', '-----BEGIN PRIVATE KEY-----KEY'],
     ])
       writeFileSync(join(temp, 'certs', 'pki', n as string), v as string);
     const conn = await connectionOf(openKubeconfig({ path: f, tempDir: temp, env: {} }));
-    expect(String(conn.ca)).toBe('CA PEM');
-    expect(String(conn.cert)).toBe('CERT PEM');
-    expect(String(conn.key)).toBe('KEY PEM');
+    expect(String(conn.ca)).toBe('-----BEGIN CERTIFICATE-----CA');
+    expect(String(conn.cert)).toBe('-----BEGIN CERTIFICATE-----CERT');
+    expect(String(conn.key)).toBe('-----BEGIN PRIVATE KEY-----KEY');
     expect(conn.servername).toBe('api.internal');
     expect(conn.rejectUnauthorized).toBe(true);
     expect(conn.headers).toEqual({});
@@ -146,20 +146,35 @@ ${extra}`;
 
   it('takes base64 data fields, a token file and basic auth', async () => {
     const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const [CA, C, K] = ['-----BEGIN CERTIFICATE-----A', '-----BEGIN CERTIFICATE-----C', '-----BEGIN EC PRIVATE KEY-----K'];
     const data = await connectionOf(
       openKubeconfig({
-        content: kc(`    certificate-authority-data: ${b64('CA')}`, `    client-certificate-data: ${b64('C')}\n    client-key-data: ${b64('K')}`),
+        content: kc(`    certificate-authority-data: ${b64(CA)}`, `    client-certificate-data: ${b64(C)}\n    client-key-data: ${b64(K)}`),
         tempDir: temp,
         env: {},
       }),
     );
-    expect([String(data.ca), String(data.cert), String(data.key)]).toEqual(['CA', 'C', 'K']);
+    expect([String(data.ca), String(data.cert), String(data.key)]).toEqual([CA, C, K]);
     writeFileSync(join(temp, 'token.txt'), `${TOKEN}\n`);
     const tf = await connectionOf(openKubeconfig({ path: at('tf', kc('', `    tokenFile: ${join(temp, 'token.txt')}`)), tempDir: temp, env: {} }));
     expect(tf.headers.Authorization).toBe(`Bearer ${TOKEN}`);
     const basic = await connectionOf(openKubeconfig({ path: at('basic', kc('', '    username: admin\n    password: pa55word-long')), tempDir: temp, env: {} }));
     expect(basic.headers.Authorization).toBe(`Basic ${b64('admin:pa55word-long')}`);
     expect(secretsOf(openKubeconfig({ path: join(temp, 'basic', 'config'), tempDir: temp, env: {} }))).toContain('pa55word-long');
+  });
+
+  // Found by the bad-input corpus (issue 14): non-PEM material failed later as a bare TLS error.
+  it('refuses CA, certificate or key material that holds no PEM block, without quoting it', async () => {
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const open = (cluster: string, user: string) => connectionOf(openKubeconfig({ content: kc(cluster, user), tempDir: temp, env: {} }));
+    await expect(open(`    certificate-authority-data: ${b64('not a cert')}`, `    token: ${TOKEN}`)).rejects.toThrow(
+      /cluster "c" has a certificate-authority that holds no PEM block/,
+    );
+    const err = await open('', `    client-certificate-data: ${b64('-----BEGIN CERTIFICATE-----C')}\n    client-key-data: ${b64('raw-key-S3cret')}`).catch(
+      (e) => e,
+    );
+    expect(String(err.message)).toMatch(/has a client-key that holds no PEM block/);
+    expect(`${err.message} ${err.hint}`).not.toContain('raw-key-S3cret');
   });
 
   it('merges KUBECONFIG files as kubectl does: the first definition of a name and the first current-context win', async () => {
@@ -212,7 +227,7 @@ current-context: y
   });
 
   const broken: [string, string, string, RegExp][] = [
-    ['a certificate without its key', '', '    client-certificate-data: Q0VSVA==', /has a client certificate without a key/],
+    ['a certificate without its key', '', '    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t', /has a client certificate without a key/],
     [
       'a CA file that is not there',
       '    certificate-authority: missing/ca.crt',

@@ -374,6 +374,22 @@ function pathOf(e: Entry, p: string): string {
 
 /** `<field>-data` (base64) or the file `<field>` names, relative to the kubeconfig's directory. */
 function material(e: Entry, field: string, what: 'cluster' | 'user'): Buffer | undefined {
+  const bytes = rawMaterial(e, field, what);
+  // Node takes CA, certificate and key as PEM only; anything else surfaces later as a TLS failure
+  // that names no field of the kubeconfig (found by the bad-input corpus, issue 14). The content is
+  // never quoted: a key is a credential.
+  if (bytes && !bytes.includes('-----BEGIN ')) {
+    throw new KubeconfigError(
+      what,
+      'invalid',
+      `${what} ${JSON.stringify(e.name)} has a ${field} that holds no PEM block`,
+      `give ${field} as PEM (-----BEGIN …----- blocks)`,
+    );
+  }
+  return bytes;
+}
+
+function rawMaterial(e: Entry, field: string, what: 'cluster' | 'user'): Buffer | undefined {
   const data = e.value[`${field}-data`];
   if (typeof data === 'string' && data !== '') {
     const bytes = Buffer.from(data, 'base64');
