@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, sh, uniq } from '../stack/index.ts';
-import { parseOutputFile, repoRoot } from '../support/run-action.ts';
+import { actionEntry, parseOutputFile } from '../support/run-action.ts';
 import { seededRandom, testSeed } from '../support/seed.ts';
 
-const entry =
-  process.env.SHIPLINE_ACTION_SOURCE === '1' ? join(repoRoot, 'actions', 'k8s-deploy', 'src', 'main.ts') : join(repoRoot, 'dist', 'k8s-deploy', 'index.js');
+// The committed bundle (SHIPLINE_FROM_SOURCE=1: the sources), as run-action.ts chooses it.
+const entry = actionEntry('k8s-deploy');
 
 interface Result {
   code: number | null;

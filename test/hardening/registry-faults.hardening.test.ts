@@ -2,9 +2,7 @@
 // fault-injecting proxy (seeded), then killed at seeded points and re-run. Every figure is an
 // assertion: the test fails when fewer cases are correct than were tried. A failed push is correct
 // only when it is clean (exit 1, one error naming the registry, no trace) and its bounds were spent.
-import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,7 +13,7 @@ import { type Fault, type FaultProxy, type ProxiedRequest, startFaultProxy } fro
 import { type Fixture, makeOciLayout } from '../support/oci/layout.ts';
 import { skopeoRaw } from '../support/oci/skopeo.ts';
 import { removeScratch, stack } from '../support/oci/stack-env.ts';
-import { parseOutputFile, type Run, repoRoot, runGitHubAction, stackLines } from '../support/run-action.ts';
+import { type Run, runGitHubAction, stackLines } from '../support/run-action.ts';
 
 const seed = process.env.SHIPLINE_SEED ? Number(process.env.SHIPLINE_SEED) : randomInt(2 ** 31);
 const run = `hd-${Date.now().toString(36)}${process.pid.toString(36)}`;
@@ -30,39 +28,9 @@ const CLIENT_TIMEOUT_MS = 2000;
 /** Upload rate per request in the kill runs: the biggest layer takes about 1.5 s. */
 const SLOW_LINK_BYTES_PER_SECOND = 2_000_000;
 
-/**
- * registry-push under the GitHub contract: its committed bundle, or with SHIPLINE_PUSH_FROM_SOURCE=1
- * its sources (to check a fix in packages/oci before the bundle is rebuilt). `timeoutMs` ends it
- * with SIGKILL, as a runner losing its machine would.
- */
+/** registry-push under the GitHub contract; `timeoutMs` ends it with SIGKILL, as a runner losing its machine would. */
 function pushAction(inputs: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<Run> {
-  if (!process.env.SHIPLINE_PUSH_FROM_SOURCE) return runGitHubAction('registry-push', inputs, opts);
-  const dir = mkdtempSync(path.join(tmpdir(), 'hd-gha-'));
-  const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary') };
-  for (const f of Object.values(files)) writeFileSync(f, '');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: 'true', ...files };
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'actions/registry-push/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const outputs = parseOutputFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'));
-      const summary = readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8');
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ code, stdout, stderr, outputs, summary, ms: performance.now() - started });
-    });
-  });
+  return runGitHubAction('registry-push', inputs, opts);
 }
 
 let work: string;

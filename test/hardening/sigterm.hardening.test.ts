@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, sh, uniq } from '../stack/index.ts';
-import { repoRoot } from '../support/run-action.ts';
+import { actionEntry } from '../support/run-action.ts';
 
-const fromSource = process.env.SHIPLINE_ACTION_SOURCE === '1';
-const entryOf = (action: string) => (fromSource ? join(repoRoot, 'actions', action, 'src', 'main.ts') : join(repoRoot, 'dist', action, 'index.js'));
+const fromSource = process.env.SHIPLINE_FROM_SOURCE === '1';
+const entryOf = actionEntry;
 
 // The runner sends SIGKILL about 2.5 s after SIGTERM; an action that needs longer loses its cleanup.
 const PROMPT_MS = 5000;

@@ -1,5 +1,7 @@
 // Runs a bundled action the way a runner does, for tests: GitHub contract (INPUT_* env, GITHUB_OUTPUT,
-// GITHUB_STEP_SUMMARY) or the CLI. Always the committed bundle in dist/, never the sources.
+// GITHUB_STEP_SUMMARY) or the CLI. The committed bundle in dist/ (what users run); with
+// SHIPLINE_FROM_SOURCE=1 an action runs from actions/<name>/src/main.ts, to check a fix before
+// re-bundling (check-dist still holds the bundles to the sources).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +59,11 @@ export function parseOutputFile(text: string): Record<string, string> {
   return out;
 }
 
+/** The entry file of an action: its bundle, or its sources under SHIPLINE_FROM_SOURCE=1. */
+export function actionEntry(action: string): string {
+  return process.env.SHIPLINE_FROM_SOURCE === '1' ? join(repoRoot, 'actions', action, 'src', 'main.ts') : join(repoRoot, 'dist', action, 'index.js');
+}
+
 /** The bundled action under the GitHub contract. `inputs` are named as in action.yml. */
 export async function runGitHubAction(
   action: string,
@@ -78,7 +85,7 @@ export async function runGitHubAction(
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   try {
-    const r = await exec([join(repoRoot, 'dist', action, 'index.js')], env, opts.timeoutMs ?? 60_000);
+    const r = await exec([actionEntry(action)], env, opts.timeoutMs ?? 60_000);
     return { ...r, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,16 +1,13 @@
 // Canary and blue-green through the real action on the stack: pods really run and serve a marker,
 // the host reaches Services by ClusterIP (kube-proxy), and every step is a separate run of the
-// action that knows only what the objects carry.
-//
-// The action runs from its sources (node strips the types), the GitHub contract as in
-// test/support/run-action.ts: the committed bundle is rebuilt by the lead, not by this test.
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// action (its committed bundle, as test/support/run-action.ts runs it) that knows only what the
+// objects carry.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as exec, need, sh, tempDir, uniq } from '../../../test/stack/index.ts';
-import { parseOutputFile, type Run, repoRoot } from '../../../test/support/run-action.ts';
+import { type Run, runGitHubAction } from '../../../test/support/run-action.ts';
 import { deployment, pinnedNodeImage, service, serving, yaml } from '../../../test/support/workloads.ts';
 
 const id = uniq();
@@ -28,50 +25,12 @@ afterAll(async () => {
   if (namespaces.length) await exec('kubectl', ['delete', 'namespace', ...namespaces, '--wait=false', '--ignore-not-found'], { allowFail: true });
 });
 
-/** k8s-deploy from src/main.ts under the GitHub contract (INPUT_*, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY). */
-async function k8sDeploy(inputs: Record<string, string>, timeoutMs = 300_000): Promise<Run> {
-  const dir = join(work, `run-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(dir);
-  const outputFile = join(dir, 'output');
-  const summaryFile = join(dir, 'summary');
-  writeFileSync(outputFile, '');
-  writeFileSync(summaryFile, '');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    GITHUB_REPOSITORY: 'shop/web',
-    GITHUB_SHA: 'c0ffee',
-    GITHUB_RUN_ID: '42',
-    KUBECONFIG: need('KUBECONFIG'),
-    RUNNER_TEMP: dir,
-  };
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  const started = performance.now();
-  const r = await new Promise<Omit<Run, 'outputs' | 'summary'>>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'actions/k8s-deploy/src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
+/** k8s-deploy under the GitHub contract, with a run context for its provenance annotations. */
+function k8sDeploy(inputs: Record<string, string>, timeoutMs = 300_000): Promise<Run> {
+  return runGitHubAction('k8s-deploy', inputs, {
+    env: { GITHUB_REPOSITORY: 'shop/web', GITHUB_SHA: 'c0ffee', GITHUB_RUN_ID: '42', KUBECONFIG: need('KUBECONFIG'), RUNNER_TEMP: work },
+    timeoutMs,
   });
-  try {
-    return { ...r, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function manifests(name: string, objects: Record<string, unknown>[]): string {
