@@ -28,7 +28,13 @@ describe('the Jenkinsfile reader', () => {
     expect(p.stages[1]?.steps[0]?.bindings).toEqual([
       { kind: 'usernamePassword', credentialsId: 'shipline-registry', usernameVariable: 'REGISTRY_USER', passwordVariable: 'SHIPLINE_PASSWORD' },
     ]);
-    for (const s of p.stages.slice(2)) expect(s.steps[0]?.bindings).toEqual([{ kind: 'file', credentialsId: 'shipline-kubeconfig', variable: 'KUBECONFIG' }]);
+    const kubeconfig = { kind: 'file', credentialsId: 'shipline-kubeconfig', variable: 'KUBECONFIG' };
+    // Deploy also binds the registry credential, for the pull secret PULL_SECRET names.
+    expect(p.stages[2]?.steps[0]?.bindings).toEqual([
+      kubeconfig,
+      { kind: 'usernamePassword', credentialsId: 'shipline-registry', usernameVariable: 'REGISTRY_USER', passwordVariable: 'SHIPLINE_REGISTRY_PASSWORD' },
+    ]);
+    for (const s of p.stages.slice(3)) expect(s.steps[0]?.bindings).toEqual([kubeconfig]);
     expect(p.post.failure?.[0]?.script).toContain('verdict:');
     // Groovy joins a line ending in a backslash with the next: the shell gets one command.
     expect(p.stages[0]?.steps[0]?.script).toMatch(/shipline docker-build +--context "\$APP_DIR" +--image/);
@@ -44,7 +50,7 @@ describe('the Jenkinsfile reader', () => {
     expect(first.args.join(' ')).toBe('--entrypoint= -u 0:0 --network bridge -v /var/run/docker.sock:/var/run/docker.sock');
     // Every parameter an sh step reads is in the first build's environment, with its default.
     const read = p.params.filter((d) => p.stages.some((s) => s.steps.some((x) => x.script.includes(`$${d.name}`))));
-    expect(read.map((d) => d.name)).toEqual(['IMAGE', 'NAMESPACE', 'APP_DIR', 'BASE_IMAGE', 'CRASH', 'ROLLBACK', 'VERIFY_TIMEOUT']);
+    expect(read.map((d) => d.name)).toEqual(['IMAGE', 'NAMESPACE', 'APP_DIR', 'BASE_IMAGE', 'CRASH', 'ROLLBACK', 'VERIFY_TIMEOUT', 'PULL_SECRET']);
     for (const d of read) expect(first.env[d.name], d.name).toBe(d.defaultValue);
     // A value given to a later build wins over the fallback.
     expect(buildEnvironment(p, base, { ...defaults, IMAGE: 'r.test/x' }).env.IMAGE).toBe('r.test/x');
