@@ -17,6 +17,10 @@ export interface CallerOptions {
   environment: string;
   /** Pass the act secret DEPLOYMENTS_TOKEN as deliver's `github-token` (GitHub Deployments on). */
   githubToken: boolean;
+  /** More inputs of deliver (`registry-username`, `image-pull-secret`, …). */
+  with?: Record<string, string>;
+  /** More secrets of deliver, each from the act secret named here (`registry-password: REGISTRY_PASSWORD`). */
+  secrets?: Record<string, string>;
 }
 
 /**
@@ -50,9 +54,13 @@ jobs:
       timeout: ${q(o.timeout)}
       builder: ${q(o.builder)}
       environment: ${q(o.environment)}
-    secrets:
+${Object.entries(o.with ?? {})
+  .map(([k, v]) => `      ${k}: ${q(v)}\n`)
+  .join('')}    secrets:
       kubeconfig: \${{ secrets.KUBECONFIG }}
-${o.githubToken ? `      github-token: \${{ secrets.${TOKEN_SECRET} }}\n` : ''}  report:
+${Object.entries(o.secrets ?? {})
+  .map(([k, v]) => `      ${k}: \${{ secrets.${v} }}\n`)
+  .join('')}${o.githubToken ? `      github-token: \${{ secrets.${TOKEN_SECRET} }}\n` : ''}  report:
     needs: deliver
     if: \${{ always() }}
     runs-on: ubuntu-latest

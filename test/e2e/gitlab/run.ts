@@ -34,16 +34,25 @@ export interface GclOptions {
   /** Extra `--volume` binds. */
   volumes?: string[];
   timeoutMs?: number;
+  /** Kubeconfig content of the KUBECONFIG File variable (default: the file env.KUBECONFIG names). */
+  kubeconfig?: string;
+  /** More CI/CD variables held in the project's variables file, never on a command line: File ones (the job sees a path) and masked ones. */
+  fileVariables?: Record<string, string>;
+  secretVariables?: Record<string, string>;
+  /** Leave the job containers for the caller to inspect (and remove). */
+  keepContainers?: boolean;
 }
 
 export async function runGitlabCiLocal(dir: string, opts: GclOptions): Promise<GclRun> {
   const socket = (opts.env.DOCKER_HOST ?? '').replace(/^unix:\/\//, '');
   if (!socket.startsWith('/')) throw new Error(`DOCKER_HOST must be a unix socket for the job containers, got ${opts.env.DOCKER_HOST}`);
-  const kubeconfig = readFileSync(opts.env.KUBECONFIG as string, 'utf8');
+  const kubeconfig = opts.kubeconfig ?? readFileSync(opts.env.KUBECONFIG as string, 'utf8');
   // Project variables file (a path relative to --cwd; git-ignored, 0600): KUBECONFIG is a File
   // variable, so the job sees the path of a file holding the content.
   const variablesFile = '.gcl-variables.yml';
-  const vars = { KUBECONFIG: { type: 'file', values: { '*': kubeconfig } } };
+  const vars: Record<string, { type: string; values: Record<string, string> }> = { KUBECONFIG: { type: 'file', values: { '*': kubeconfig } } };
+  for (const [k, v] of Object.entries(opts.fileVariables ?? {})) vars[k] = { type: 'file', values: { '*': v } };
+  for (const [k, v] of Object.entries(opts.secretVariables ?? {})) vars[k] = { type: 'variable', values: { '*': v } };
   const args = [
     GCL, // in `dir` (it takes only a relative --cwd)
     '--variables-file',
@@ -66,6 +75,7 @@ export async function runGitlabCiLocal(dir: string, opts: GclOptions): Promise<G
     '0',
   ];
   for (const v of opts.volumes ?? []) args.push('--volume', v);
+  if (opts.keepContainers) args.push('--no-cleanup');
   for (const [k, v] of Object.entries(opts.variables ?? {})) args.push('--variable', `${k}=${v}`);
   writeFileSync(join(dir, variablesFile), stringify(vars), { mode: 0o600 });
   const t0 = performance.now();

@@ -26,6 +26,8 @@ export interface AgentOptions {
   credentials: Record<string, Credential>;
   /** Environment of the docker CLI (DOCKER_HOST). */
   dockerEnv: NodeJS.ProcessEnv;
+  /** Called with the agent container's id after the last step, before it is removed. */
+  inspect?: (container: string) => Promise<void>;
 }
 
 export interface StepRun {
@@ -140,6 +142,7 @@ export async function runPipeline(p: Pipeline, o: AgentOptions): Promise<BuildRu
     }
     const conditions = ['always', build.result === 'SUCCESS' ? 'success' : 'failure'] as const;
     for (const c of conditions) for (const s of p.post[c] ?? []) build.post.push(await step(`post ${c}`, s));
+    await o.inspect?.(container);
   } finally {
     await run('docker', ['rm', '--force', container], { env: o.dockerEnv, allowFail: true });
   }
