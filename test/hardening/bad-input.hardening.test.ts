@@ -12,8 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { component, createProject } from '../e2e/gitlab/project.ts';
 import { GCL } from '../e2e/gitlab/run.ts';
-import { parseOutputFile, type Run, repoRoot, stackLines } from '../support/run-action.ts';
-import { cliEntry, FROM_SOURCE, runAction, runShipline } from './bad-input.source.ts';
+import { cliEntry, FROM_SOURCE, parseOutputFile, type Run, repoRoot, runCli, runGitHubAction, stackLines } from '../support/run-action.ts';
 
 const seed = Number(process.env.SHIPLINE_SEED ?? Math.floor(Math.random() * 1e9));
 const ns = `hf-bad-${seed.toString(36).slice(-6)}`;
@@ -460,9 +459,9 @@ describe('bad-input corpus (issue 14)', () => {
       const env = { HOME: dir, RUNNER_TEMP: dir, KUBECONFIG: KCFG, DOCKER_HOST: process.env.DOCKER_HOST ?? '' };
       const r =
         c.surface === 'github'
-          ? await runAction(c.action, inputs, env, 60_000)
+          ? await runGitHubAction(c.action, inputs, { env, timeoutMs: 60_000 })
           : c.surface === 'cli'
-            ? await runShipline([c.action, ...flags(inputs)], env)
+            ? await runCli([c.action, ...flags(inputs)], { env })
             : c.surface === 'gitlab-script'
               ? await runComponentScript(c.action, inputs)
               : runInclude(c.action, inputs);

@@ -3,56 +3,30 @@
 // objects and then prunes the other's, and the app ends with only what both share; with the deploy
 // lock they take turns, and the set ends as the later run left it, the earlier run's objects having
 // been there (the later run pruned them) when it ended.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, sh, uniq } from '../stack/index.ts';
-import { actionEntry, parseOutputFile } from '../support/run-action.ts';
+import { type Run, runGitHubAction } from '../support/run-action.ts';
 
-// The committed bundle (SHIPLINE_FROM_SOURCE=1: the sources), as run-action.ts chooses it.
-const entry = actionEntry('k8s-deploy');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  outputs: Record<string, string>;
-}
-
-function deploy(inputs: Record<string, string>, runId: string): Promise<Result> {
+/** One k8s-deploy run under the GitHub contract (the committed bundle; run-action.ts decides). */
+async function deploy(inputs: Record<string, string>, runId: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'he-lock-'));
-  const out = join(dir, 'output');
-  writeFileSync(out, '');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    KUBECONFIG: need('KUBECONFIG'),
-    GITHUB_ACTIONS: 'true',
-    GITHUB_OUTPUT: out,
-    RUNNER_TEMP: dir,
-    GITHUB_REPOSITORY: 'acme/shop',
-    GITHUB_RUN_ID: runId,
-  };
-  for (const [k, v] of Object.entries({ provenance: 'false', ...inputs })) env[`INPUT_${k.toUpperCase()}`] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (c) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c) => {
-      stdout += c;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const outputs = parseOutputFile(readFileSync(out, 'utf8'));
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ code, stdout, outputs });
-    });
-  });
+  try {
+    const r = await runGitHubAction(
+      'k8s-deploy',
+      { provenance: 'false', ...inputs },
+      {
+        env: { KUBECONFIG: need('KUBECONFIG'), RUNNER_TEMP: dir, GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId },
+        timeoutMs: 600_000,
+      },
+    );
+    // Log lines and errors as one text, as a runner's log shows them.
+    return { ...r, stdout: r.stdout + r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const id = uniq();
@@ -68,7 +42,7 @@ async function liveNames(set: string): Promise<string[]> {
   return list.items.map((i) => i.metadata.name).sort();
 }
 
-const names = (r: Result, output: 'resources' | 'pruned') => (JSON.parse(r.outputs[output] || '[]') as { name: string }[]).map((x) => x.name).sort();
+const names = (r: Run, output: 'resources' | 'pruned') => (JSON.parse(r.outputs[output] || '[]') as { name: string }[]).map((x) => x.name).sort();
 
 interface PairOutcome {
   ok: boolean;

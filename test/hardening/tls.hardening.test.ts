@@ -3,8 +3,8 @@
 // (smoke-test `insecure`, rollout-verify `smoke-insecure`, kubeconfig `insecure-skip-tls-verify`,
 // registry-push `insecure-registries`) is a warning in the log AND in the job summary. The servers
 // are real: the stack's API server and TLS registry (their own CAs) and loopback HTTPS servers with a
-// throwaway CA. SHIPLINE_HARDENING_FROM=source runs the actions' sources instead of the bundles
-// (for checking a change before the bundles are rebuilt).
+// throwaway CA. SHIPLINE_FROM_SOURCE=1 runs the actions' sources instead of the bundles (for
+// checking a change before the bundles are rebuilt).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { Run } from '../support/run-action.ts';
-import { stackLines } from '../support/run-action.ts';
+import { FROM_SOURCE, runGitHubAction, stackLines } from '../support/run-action.ts';
 import { makeCa, type Served, serve, type TestCa } from '../support/servers.ts';
-import { FROM_SOURCE, runAction } from './bad-input.source.ts';
 
 const seed = Number(process.env.SHIPLINE_SEED ?? Math.floor(Math.random() * 1e9));
 const ns = `hf-tls-${seed.toString(36).slice(-6)}`;
@@ -30,7 +29,7 @@ let pushgateway: Served;
 let pushes = 0;
 
 const run = (action: string, inputs: Record<string, string>) =>
-  runAction(action, inputs, { HOME: dir, RUNNER_TEMP: dir, DOCKER_HOST: process.env.DOCKER_HOST ?? '', KUBECONFIG: KCFG });
+  runGitHubAction(action, inputs, { env: { HOME: dir, RUNNER_TEMP: dir, DOCKER_HOST: process.env.DOCKER_HOST ?? '', KUBECONFIG: KCFG }, timeoutMs: 180_000 });
 
 /** The stack's kubeconfig with its cluster's CA removed, and verification off when `insecure`. */
 function kubeconfigWithoutCa(insecure: boolean): string {

@@ -1,7 +1,8 @@
 // Runs a bundled action the way a runner does, for tests: GitHub contract (INPUT_* env, GITHUB_OUTPUT,
 // GITHUB_STEP_SUMMARY) or the CLI. The committed bundle in dist/ (what users run); with
-// SHIPLINE_FROM_SOURCE=1 an action runs from actions/<name>/src/main.ts, to check a fix before
-// re-bundling (check-dist still holds the bundles to the sources).
+// SHIPLINE_FROM_SOURCE=1 an action runs from actions/<name>/src/main.ts and the CLI from
+// packages/cli/src/main.ts, to check a fix before re-bundling (check-dist still holds the bundles
+// to the sources).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,8 @@ export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 export interface Run {
   code: number | null;
+  /** The signal that ended it (a kill), if one did. */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   outputs: Record<string, string>;
@@ -19,23 +22,32 @@ export interface Run {
   ms: number;
 }
 
-function exec(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Omit<Run, 'outputs' | 'summary'>> {
+export interface ExecOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Called with all of stdout so far after each chunk, and a function that SIGKILLs the process now. */
+  onStdout?: (stdout: string, kill: () => void) => void;
+}
+
+function exec(args: string[], env: NodeJS.ProcessEnv, opts: ExecOptions): Promise<Omit<Run, 'outputs' | 'summary'>> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const kill = () => child.kill('SIGKILL');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => {
       stdout += c;
+      opts.onStdout?.(stdout, kill);
     });
     child.stderr.on('data', (c) => {
       stderr += c;
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(kill, opts.timeoutMs ?? 60_000);
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr, ms: performance.now() - started });
+      resolvePromise({ code, signal, stdout, stderr, ms: performance.now() - started });
     });
   });
 }
@@ -59,17 +71,21 @@ export function parseOutputFile(text: string): Record<string, string> {
   return out;
 }
 
+/** SHIPLINE_FROM_SOURCE=1: the actions and the CLI run from their sources, not the bundles. */
+export const FROM_SOURCE = process.env.SHIPLINE_FROM_SOURCE === '1';
+
 /** The entry file of an action: its bundle, or its sources under SHIPLINE_FROM_SOURCE=1. */
 export function actionEntry(action: string): string {
-  return process.env.SHIPLINE_FROM_SOURCE === '1' ? join(repoRoot, 'actions', action, 'src', 'main.ts') : join(repoRoot, 'dist', action, 'index.js');
+  return FROM_SOURCE ? join(repoRoot, 'actions', action, 'src', 'main.ts') : join(repoRoot, 'dist', action, 'index.js');
+}
+
+/** The CLI's entry file (what `shipline` runs): the bundle, or its sources under SHIPLINE_FROM_SOURCE=1. */
+export function cliEntry(): string {
+  return FROM_SOURCE ? join(repoRoot, 'packages', 'cli', 'src', 'main.ts') : join(repoRoot, 'dist', 'cli', 'index.js');
 }
 
 /** The bundled action under the GitHub contract. `inputs` are named as in action.yml. */
-export async function runGitHubAction(
-  action: string,
-  inputs: Record<string, string>,
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<Run> {
+export async function runGitHubAction(action: string, inputs: Record<string, string>, opts: ExecOptions = {}): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'shipline-gha-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
@@ -85,17 +101,17 @@ export async function runGitHubAction(
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   try {
-    const r = await exec([actionEntry(action)], env, opts.timeoutMs ?? 60_000);
+    const r = await exec([actionEntry(action)], env, opts);
     return { ...r, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** The bundled CLI: `shipline <args>`; outputs parsed from its stdout. */
+/** The CLI (see cliEntry): `shipline <args>`; outputs parsed from its stdout. */
 export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env };
-  const r = await exec([join(repoRoot, 'dist', 'cli', 'index.js'), ...args], env, opts.timeoutMs ?? 60_000);
+  const r = await exec([cliEntry(), ...args], env, opts);
   return { ...r, outputs: parseOutputFile(r.stdout), summary: '' };
 }
 
