@@ -86,6 +86,15 @@ async function snapshot(ns: string): Promise<string> {
   return JSON.stringify(items, null, 1);
 }
 
+/** The first line where two snapshots differ, with its line number, for a failure message. */
+function firstDifference(want: string, got: string): string {
+  const a = want.split('\n');
+  const b = got.split('\n');
+  const i = a.findIndex((line, n) => line !== b[n]);
+  const at = i === -1 ? a.length : i;
+  return `line ${at + 1}: want ${JSON.stringify(a[at] ?? '(end)')}, got ${JSON.stringify(b[at] ?? '(end)')}`;
+}
+
 async function namespace(name: string): Promise<string> {
   const ns = `he-kill-${id}-${name}`;
   namespaces.push(ns);
@@ -133,15 +142,17 @@ describe('k8s-deploy killed mid-run', () => {
     // (the last few) still held and waits for it; a re-run right after each kill would mostly wait
     // out the whole lease.
     const cases: { ns: string; delay: number; killed: Result }[] = [];
-    // A run that finished before its kill moment was no kill: the set goes back to v1 and the kill
-    // comes earlier (the last try at the apply's first moment), so every case is a kill mid-apply.
+    // A run that finished before its kill moment was no kill: the case starts again in a new
+    // namespace (putting v1 back would add Deployment revisions the reference never had) and the
+    // kill comes earlier (the last try at the apply's first moment), so every case is a kill mid-apply.
     let finishedFirst = 0;
     for (let i = 0; i < N; i++) {
-      const ns = await namespace(String(i));
+      let ns = '';
       let k: Result | undefined;
       let delay = 0;
       for (let attempt = 0; attempt < 4 && k?.signal !== 'SIGKILL'; attempt++) {
         if (k) finishedFirst++;
+        ns = await namespace(`${i}-${attempt}`);
         const base = await deploy(inputsFor(ns, 1), `${i}1${attempt}`);
         expect(base.code, base.stdout).toBe(0);
         delay = attempt < 3 ? Math.round(random() * applyMs * 0.5 ** attempt) : 0;
@@ -160,7 +171,7 @@ describe('k8s-deploy killed mid-run', () => {
       if (again.code === 0 && got === want && leases === '') correct++;
       else
         bad.push(
-          `case ${i} (kill ${c.delay} ms into apply, ${c.killed.signal ?? `exit ${c.killed.code}`}): re-run exit ${again.code}${got === want ? '' : ', set differs'}${leases ? `, lease left: ${leases}` : ''}\n${again.stdout.slice(-1500)}`,
+          `case ${i} (kill ${c.delay} ms into apply, ${c.killed.signal ?? `exit ${c.killed.code}`}): re-run exit ${again.code}${got === want ? '' : `, set differs: ${firstDifference(want, got)}`}${leases ? `, lease left: ${leases}` : ''}\n${again.stdout.slice(-1500)}`,
         );
     }
     const per = (performance.now() - started) / N / 1000;
