@@ -6,7 +6,7 @@
 // verdict success, then the smoke test through the Service answering as the new version); a
 // crashing one must fail at Verify with CrashLoopBackOff, be rolled back, skip Smoke, and leave the
 // old version serving; the fix after it must be delivered again.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureRunnerImage } from '../../images/runner/build.ts';
@@ -14,6 +14,7 @@ import { run, tempDir, withStackEnv } from '../stack/index.ts';
 import { repoRoot } from '../support/run-action.ts';
 import { type BuildRun, buildEnvironment, runPipeline } from './jenkins/agent.ts';
 import { JenkinsfileError, parseJenkinsfile } from './jenkins/jenkinsfile.ts';
+import { copyService } from './service.ts';
 
 const NAMESPACE = 'e2e-jenkins';
 const JENKINSFILE = join(repoRoot, 'examples', 'order-service', 'Jenkinsfile');
@@ -159,14 +160,7 @@ describe('the Jenkinsfile on the stack (e2e-jenkins)', () => {
     // The checkout Jenkins would make: the Jenkinsfile and the service, whose manifests name our repository.
     mkdirSync(join(workspace, 'examples', 'order-service'), { recursive: true });
     cpSync(JENKINSFILE, join(workspace, 'Jenkinsfile'));
-    const from = join(repoRoot, 'examples', 'order-service');
-    for (const entry of ['Dockerfile', 'package.json', 'src', 'k8s'])
-      cpSync(join(from, entry), join(workspace, 'examples', 'order-service', entry), { recursive: true });
-    const k8s = join(workspace, 'examples', 'order-service', 'k8s');
-    for (const f of readdirSync(k8s)) {
-      const p = join(k8s, f);
-      writeFileSync(p, readFileSync(p, 'utf8').replace(/^(\s*image:\s*)\S*order-service\S*$/m, `$1${image}`));
-    }
+    copyService(join(workspace, 'examples', 'order-service'), image, ['Dockerfile', 'package.json', 'src', 'k8s']);
     // A fresh namespace: the broken change must fall back to what the good run deployed.
     await kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
   });

@@ -21,7 +21,6 @@ type Result = Run & { applyAt: number | undefined };
  * step began, from the run's start.
  */
 async function deploy(inputs: Record<string, string>, runId: string, killAfterMs?: number): Promise<Result> {
-  const dir = mkdtempSync(join(tmpdir(), 'he-kill-'));
   const started = performance.now();
   let applyAt: number | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -30,7 +29,7 @@ async function deploy(inputs: Record<string, string>, runId: string, killAfterMs
       'k8s-deploy',
       { provenance: 'false', ...inputs },
       {
-        env: { KUBECONFIG: need('KUBECONFIG'), RUNNER_TEMP: dir, GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId },
+        env: { KUBECONFIG: need('KUBECONFIG'), GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId },
         timeoutMs: 300_000,
         onStdout: (stdout, kill) => {
           if (applyAt !== undefined || !stdout.includes(APPLY_STARTS)) return;
@@ -42,7 +41,6 @@ async function deploy(inputs: Record<string, string>, runId: string, killAfterMs
     return { ...r, stdout: r.stdout + r.stderr, applyAt };
   } finally {
     clearTimeout(timer);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

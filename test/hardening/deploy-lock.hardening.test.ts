@@ -12,21 +12,13 @@ import { type Run, runGitHubAction } from '../support/run-action.ts';
 
 /** One k8s-deploy run under the GitHub contract (the committed bundle; run-action.ts decides). */
 async function deploy(inputs: Record<string, string>, runId: string): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'he-lock-'));
-  try {
-    const r = await runGitHubAction(
-      'k8s-deploy',
-      { provenance: 'false', ...inputs },
-      {
-        env: { KUBECONFIG: need('KUBECONFIG'), RUNNER_TEMP: dir, GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId },
-        timeoutMs: 600_000,
-      },
-    );
-    // Log lines and errors as one text, as a runner's log shows them.
-    return { ...r, stdout: r.stdout + r.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const r = await runGitHubAction(
+    'k8s-deploy',
+    { provenance: 'false', ...inputs },
+    { env: { KUBECONFIG: need('KUBECONFIG'), GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId }, timeoutMs: 600_000 },
+  );
+  // Log lines and errors as one text, as a runner's log shows them.
+  return { ...r, stdout: r.stdout + r.stderr };
 }
 
 const id = uniq();

@@ -30,6 +30,7 @@ import { createProject, deliverPipeline } from '../e2e/gitlab/project.ts';
 import { runGitlabCiLocal } from '../e2e/gitlab/run.ts';
 import { runPipeline } from '../e2e/jenkins/agent.ts';
 import { parseJenkinsfile } from '../e2e/jenkins/jenkinsfile.ts';
+import { copyService } from '../e2e/service.ts';
 import { need, run, tempDir, uniq, withStackEnv } from '../stack/index.ts';
 import { repoRoot } from '../support/run-action.ts';
 import { type CredentialFile, Scan, type Secret, watchCredentialFiles } from '../support/secret-scan.ts';
@@ -90,17 +91,6 @@ function tokenKubeconfig(): { config: string; token: string } {
     '',
   ].join('\n');
   return { config, token };
-}
-
-/** The order service as a team's repository holds it, its manifests naming `image`, and (with `needsSecret`) a build needing the secret. */
-function serviceCopy(to: string, image: string, needsSecret: boolean): void {
-  const from = join(repoRoot, 'examples', 'order-service');
-  for (const entry of ['Dockerfile', 'package.json', 'src', 'k8s']) cpSync(join(from, entry), join(to, entry), { recursive: true });
-  for (const f of readdirSync(join(to, 'k8s'))) {
-    const p = join(to, 'k8s', f);
-    writeFileSync(p, readFileSync(p, 'utf8').replace(/^(\s*image:\s*)\S*order-service\S*$/m, `$1${image}`));
-  }
-  if (needsSecret) useBuildSecret(join(to, 'Dockerfile'));
 }
 
 /**
@@ -230,13 +220,12 @@ function scanTmp(scan: Scan, since: number, skip: (name: string) => boolean): st
   return excluded;
 }
 
-/** A container's temp and home dirs copied out (docker cp) and scanned. */
-async function scanContainer(scan: Scan, container: string, into: string): Promise<void> {
+/** A container's temp and home dirs copied out (docker cp) under `into`, to be scanned there. */
+async function copyContainerDirs(container: string, into: string): Promise<void> {
   for (const d of ['/tmp', '/home/runner', '/root']) {
     const to = join(into, container.slice(0, 12), d.replaceAll('/', '_'));
     mkdirSync(to, { recursive: true });
-    const r = await run('docker', ['cp', `${container}:${d}/.`, to], { env: stackEnv, allowFail: true });
-    if (r.code === 0) scan.tree(to, { label: `container ${container.slice(0, 12)}:${d}` });
+    await run('docker', ['cp', `${container}:${d}/.`, to], { env: stackEnv, allowFail: true });
   }
 }
 
@@ -288,7 +277,8 @@ describe('no secret leaks from a delivery through each runner', () => {
     const dir = tempDir('hard-secrets-act');
     const image = `${REGISTRY}/hard-secrets/act`;
     const tag = `act-${id}`;
-    serviceCopy(join(dir, 'svc'), image, true);
+    copyService(join(dir, 'svc'), image, ['Dockerfile', 'package.json', 'src', 'k8s']);
+    useBuildSecret(join(dir, 'svc', 'Dockerfile'));
     mkdirSync(join(dir, 'workflows'));
     // act's host mode keeps each job's RUNNER_TEMP under $XDG_CACHE_HOME/act: here, to watch it.
     const xdg = join(dir, 'xdg');
@@ -353,14 +343,14 @@ describe('no secret leaks from a delivery through each runner', () => {
     }
     console.log(`act: ${masks} secrets registered with add-mask`);
     rescan.text('act stdout and stderr', r.text);
-    rescan.tree(dir, { label: 'act dir', skip: [] });
+    const actSecrets = join(dir, 'act.secrets');
+    rescan.tree(dir, { label: 'act dir', exclude: (p) => p === actSecrets });
     // The workspace is this checkout: every file a run wrote in it.
     rescan.tree(repoRoot, { since, skip: ['node_modules', '.git', '.stack'], label: 'workspace' });
-    const excluded = [join(dir, 'act.secrets')];
+    const excluded = [actSecrets];
     scanTmp(rescan, since, (n) => dir.endsWith(n));
     await scanImage(rescan, 'hard-secrets/act', tag);
     scanCluster(rescan, ns);
-    rescan.hits.splice(0, rescan.hits.length, ...rescan.hits.filter((h) => !h.where.endsWith('act dir/act.secrets')));
     report('act', rescan, watched, excluded);
     expectClean(rescan, { seen: watched.seen.filter((f) => !excluded.includes(f.path)), left: watched.left.filter((p) => !excluded.includes(p)) });
     rmSync(dir, { recursive: true, force: true });
@@ -420,18 +410,18 @@ describe('no secret leaks from a delivery through each runner', () => {
       const rescan = new Scan(scan.secrets);
       rescan.text('gitlab-ci-local output', r.output);
       // The project: job logs, dotenv reports, artifacts, and every file the jobs wrote.
-      rescan.tree(dir, { skip: ['.git'], label: 'project' });
-      for (const c of containers) await scanContainer(rescan, c, copies);
-      // gitlab-ci-local's File variables (/tmp/gitlab-ci-local-file-variables-*) are GitLab's store.
+      // gitlab-ci-local's variables and File variables (in TMPDIR, and where its job containers
+      // mount them) are GitLab's store.
+      const store = (p: string) => p === join(dir, '.gcl-variables.yml') || p.includes('/gitlab-ci-local-file-variables-');
+      rescan.tree(dir, { skip: ['.git'], exclude: store, label: 'project' });
+      for (const c of containers) await copyContainerDirs(c, copies);
+      rescan.tree(copies, { exclude: store, label: 'job containers' });
       const excluded = [
         join(dir, '.gcl-variables.yml'),
         ...scanTmp(rescan, since, (n) => n.startsWith('gitlab-ci-local-file-variables-') || dir.endsWith(n) || copies.endsWith(n)),
       ];
       await scanImage(rescan, 'hard-secrets/gitlab', tag);
       scanCluster(rescan, ns);
-      // gitlab-ci-local's File variables, also where its job containers mount them, are GitLab's store.
-      const storeHit = (where: string) => where.endsWith('project/.gcl-variables.yml') || where.includes('/gitlab-ci-local-file-variables-');
-      rescan.hits.splice(0, rescan.hits.length, ...rescan.hits.filter((h) => !storeHit(h.where)));
       const isStore = (p: string) => excluded.some((e) => p === e || p.startsWith(`${e}/`));
       report('gitlab-ci-local', rescan, watched, excluded);
       const storeLeft = watched.left.filter(isStore);
@@ -459,7 +449,7 @@ describe('no secret leaks from a delivery through each runner', () => {
     mkdirSync(join(workspace, 'examples', 'order-service'), { recursive: true });
     const jenkinsfile = join(repoRoot, 'examples', 'order-service', 'Jenkinsfile');
     cpSync(jenkinsfile, join(workspace, 'Jenkinsfile'));
-    serviceCopy(join(workspace, 'examples', 'order-service'), image, false);
+    copyService(join(workspace, 'examples', 'order-service'), image, ['Dockerfile', 'package.json', 'src', 'k8s']);
     // The agent image trusts the company CA, as Jenkins agents usually do: a derived image.
     const ctx = join(root, 'agent-image');
     mkdirSync(ctx);
@@ -496,7 +486,7 @@ describe('no secret leaks from a delivery through each runner', () => {
       },
       dockerEnv: runnerEnv(),
       inspect: async (container) => {
-        await scanContainer(scan, container, containerDirs);
+        await copyContainerDirs(container, containerDirs);
         inspected = true;
       },
     });
@@ -510,9 +500,6 @@ describe('no secret leaks from a delivery through each runner', () => {
 
       scan.secrets.push(pullSecretOf(ns));
       const rescan = new Scan(scan.secrets);
-      for (const h of scan.hits) rescan.hits.push(h);
-      rescan.texts += scan.texts;
-      rescan.bytes += scan.bytes;
       rescan.text('Jenkins console (every stage and post step)', log);
       rescan.tree(workspace, { label: 'workspace' });
       rescan.tree(`${workspace}@tmp`, { label: 'workspace@tmp' });

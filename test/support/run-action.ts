@@ -4,7 +4,7 @@
 // packages/cli/src/main.ts, to check a fix before re-bundling (check-dist still holds the bundles
 // to the sources).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'vitest';
@@ -84,19 +84,23 @@ export function cliEntry(): string {
   return FROM_SOURCE ? join(repoRoot, 'packages', 'cli', 'src', 'main.ts') : join(repoRoot, 'dist', 'cli', 'index.js');
 }
 
-/** The bundled action under the GitHub contract. `inputs` are named as in action.yml. */
+/** The bundled action under the GitHub contract (a RUNNER_TEMP of its own unless `env` names one). `inputs` are named as in action.yml. */
 export async function runGitHubAction(action: string, inputs: Record<string, string>, opts: ExecOptions = {}): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'shipline-gha-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
+  // A runner gives every step a RUNNER_TEMP, emptied after the job: here, removed with the run.
+  const runnerTemp = join(dir, 'temp');
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
+  mkdirSync(runnerTemp);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     GITHUB_ACTIONS: 'true',
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: runnerTemp,
     ...opts.env,
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;

@@ -84,10 +84,11 @@ export class Scan {
   }
 
   /**
-   * Every regular file under `dir` (not following links), skipping directories named in `skip`
-   * and, with `since`, files last changed before it. Files over 64 MiB are read in part.
+   * Every regular file under `dir` (not following links), skipping directories named in `skip`,
+   * paths `exclude` picks and, with `since`, files last changed before it. Files over 64 MiB are
+   * read in part.
    */
-  tree(dir: string, opts: { skip?: string[]; since?: number; label?: string } = {}): void {
+  tree(dir: string, opts: { skip?: string[]; exclude?: (path: string) => boolean; since?: number; label?: string } = {}): void {
     if (!existsSync(dir)) return;
     const walk = (d: string) => {
       let names: string[];
@@ -104,6 +105,7 @@ export class Scan {
         } catch {
           continue;
         }
+        if (opts.exclude?.(p)) continue;
         if (st.isDirectory()) {
           if (!opts.skip?.includes(n)) walk(p);
         } else if (st.isFile() && (opts.since === undefined || st.mtimeMs >= opts.since)) {
@@ -121,10 +123,6 @@ export class Scan {
       }
     };
     walk(dir);
-  }
-
-  get leaks(): Hit[] {
-    return this.hits;
   }
 
   /** Secrets with no hit, of those given. */

@@ -4,10 +4,11 @@
 // fetching it) only when the component's project path equals origin's group/project and its version
 // is the HEAD commit, which `@$CI_COMMIT_SHA` always is.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { repoRoot } from '../../support/run-action.ts';
+import { copyService } from '../service.ts';
 
 export const GROUP = 'shipline';
 export const PROJECT = 'delivery';
@@ -20,20 +21,6 @@ function git(dir: string, args: string[]): string {
     encoding: 'utf8',
     env: { ...process.env, GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.com', GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.com' },
   }).trim();
-}
-
-/** The service's files a team would have in its repository (no tests, no local state). */
-function copyService(to: string, image: string): void {
-  const from = join(repoRoot, 'examples', 'order-service');
-  for (const entry of readdirSync(from)) {
-    if (['node_modules', 'test', '.gitlab-ci.yml'].includes(entry)) continue;
-    cpSync(join(from, entry), join(to, entry), { recursive: true });
-  }
-  // The manifests name the demo's repository; k8s-deploy pins the image whose repository matches.
-  for (const f of readdirSync(join(to, 'k8s'))) {
-    const p = join(to, 'k8s', f);
-    writeFileSync(p, readFileSync(p, 'utf8').replace(/^(\s*image:\s*)\S*order-service\S*$/m, `$1${image}`));
-  }
 }
 
 export interface Project {
