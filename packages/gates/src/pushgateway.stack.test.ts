@@ -107,11 +107,17 @@ describe('delivery metrics in the stack Pushgateway and Prometheus', () => {
   });
 
   it('over a range that starts after the first two deliveries: 1 deployment, all of them failed', async () => {
-    const second = pushed[1];
-    if (!second) throw new Error('the second delivery is missing');
+    const second = pushed[1]?.record.timestampSeconds;
+    const third = pushed[2]?.record.timestampSeconds;
+    if (second === undefined || third === undefined) throw new Error('a delivery is missing');
+    // The range must start after the second delivery's timestamp and no later than the third's:
+    // the deliveries are pushed at least a scrape apart, so their midpoint is seconds from both
+    // ends, and rounding the range down to whole seconds moves its start by less than one.
     const at = new Date();
-    // From just after Prometheus first showed the second delivery: the earlier samples are out.
-    const seconds = Math.floor((at.getTime() - second.seenAt) / 1000);
+    const seconds = Math.floor(at.getTime() / 1000 - (second + third) / 2);
+    const start = at.getTime() / 1000 - seconds;
+    expect(start).toBeGreaterThan(second);
+    expect(start).toBeLessThanOrEqual(third);
     const deployments = value(await prom.query(over(queries.deployments ?? '', seconds), at));
     const cfr = value(await prom.query(over(queries['change failure rate'] ?? '', seconds), at));
     const ttr = value(await prom.query(over(queries['time to restore'] ?? '', seconds), at));
